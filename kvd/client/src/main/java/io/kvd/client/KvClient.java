@@ -1,0 +1,352 @@
+package io.kvd.client;
+
+import com.google.protobuf.ByteString;
+import io.kvd.core.Command;
+import io.kvd.core.ErrorCode;
+import io.kvd.core.NodeConfig;
+import io.kvd.core.codec.ClientCodec;
+import io.kvd.core.codec.ClientCodec.DecodeException;
+import io.kvd.proto.ClientProtocol.KVRequest;
+import io.kvd.proto.ClientProtocol.KVResponse;
+import io.kvd.proto.ClientProtocol.Msg;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.security.SecureRandom;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The asynchronous client of the kvd protocol: one UDP socket, many requests in flight, replies
+ * matched by messageID. Each request is retried with the same messageID on timeout, as the
+ * {@link RetryPolicy} says, and an OVERLOAD answer is honoured by waiting overloadWaitTime.
+ * Replies with a wrong checksum or an unknown ID are ignored (and counted).
+ *
+ * <p>Threading: one Netty event loop thread owns the socket and the table of requests in flight;
+ * callers on any thread hand requests over with {@code execute}. Futures complete on that thread,
+ * so callbacks attached to them must not block; join them from your own thread instead.
+ */
+public final class KvClient implements AutoCloseable {
+  /** Default bound on requests in flight; beyond it a request fails at once. */
+  public static final int INFLIGHT_MAX_DEFAULT = 16_384;
+  private static final int RECEIVE_BUFFER_LENGTH = 65_536;
+  private static final int SOCKET_BUFFER_LENGTH = 4 << 20;
+
+  private final EventLoopGroup group;
+  private final Channel channel;
+  private final EventLoop loop;
+  private final RetryPolicy policy;
+  private final int inflightMax;
+  private final AtomicInteger inflight = new AtomicInteger();
+  private final ClientStats stats = new ClientStats();
+  // Owned by the event loop thread.
+  private final Map<IdKey, Pending> pending = new HashMap<>();
+  private final SplittableRandom random = new SplittableRandom(new SecureRandom().nextLong());
+
+  private KvClient(RetryPolicy policy, int inflightMax) {
+    this.policy = policy;
+    this.inflightMax = inflightMax;
+    this.group = Transports.newGroup(1, Transports.daemonThreads("kvclient-io"));
+    Bootstrap bootstrap = new Bootstrap()
+        .group(group)
+        .channel(Transports.datagramChannel())
+        .option(ChannelOption.SO_RCVBUF, SOCKET_BUFFER_LENGTH)
+        .option(ChannelOption.SO_SNDBUF, SOCKET_BUFFER_LENGTH)
+        .option(ChannelOption.RECVBUF_ALLOCATOR,
+            new FixedRecvByteBufAllocator(RECEIVE_BUFFER_LENGTH))
+        .handler(new ReplyHandler());
+    try {
+      this.channel = bootstrap.bind(new InetSocketAddress(0)).sync().channel();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      throw new KvException("interrupted while opening the client socket", e);
+    }
+    this.loop = channel.eventLoop();
+  }
+
+  /** A client with the default retry policy and in-flight bound. */
+  public static KvClient open() {
+    return new KvClient(RetryPolicy.DEFAULT, INFLIGHT_MAX_DEFAULT);
+  }
+
+  public static KvClient open(RetryPolicy policy, int inflightMax) {
+    if (inflightMax < 1) {
+      throw new IllegalArgumentException("inflightMax must be >= 1");
+    }
+    return new KvClient(policy, inflightMax);
+  }
+
+  public RetryPolicy policy() {
+    return policy;
+  }
+
+  public ClientStats stats() {
+    return stats;
+  }
+
+  /** The local port of the client's socket. */
+  public int localPort() {
+    return ((InetSocketAddress) channel.localAddress()).getPort();
+  }
+
+  /** Sends {@code request} under a fresh random messageID with the client's retry policy. */
+  public CompletableFuture<KVResponse> request(InetSocketAddress node, KVRequest request) {
+    return request(node, null, request, policy);
+  }
+
+  /**
+   * Sends {@code request} under {@code messageId} (16 random bytes when null) with {@code
+   * retryPolicy}. Completes with the node's reply whatever its errCode (an OVERLOAD only once
+   * the policy's OVERLOAD retries are spent), or fails with {@link KvTimeoutException}.
+   */
+  public CompletableFuture<KVResponse> request(InetSocketAddress node, byte[] messageId,
+      KVRequest request, RetryPolicy retryPolicy) {
+    CompletableFuture<KVResponse> future = new CompletableFuture<>();
+    if (inflight.incrementAndGet() > inflightMax) {
+      inflight.decrementAndGet();
+      future.completeExceptionally(new KvException(
+          "too many requests in flight (inflightMax " + inflightMax + ")"));
+      return future;
+    }
+    stats.requests.increment();
+    loop.execute(() -> start(node, messageId, request, retryPolicy, future));
+    return future;
+  }
+
+  // Convenience operations: they map error codes to results or KvErrorException.
+
+  public CompletableFuture<Void> put(InetSocketAddress node, byte[] key, byte[] value,
+      int version) {
+    KVRequest request = KVRequest.newBuilder().setCommand(Command.PUT)
+        .setKey(ByteString.copyFrom(key)).setValue(ByteString.copyFrom(value))
+        .setVersion(version).build();
+    return request(node, request).thenApply(reply -> {
+      expect(reply, "PUT", ErrorCode.SUCCESS);
+      return null;
+    });
+  }
+
+  /** The value and version of {@code key}, or empty when the node says it does not exist. */
+  public CompletableFuture<Optional<Versioned>> get(InetSocketAddress node, byte[] key) {
+    KVRequest request = KVRequest.newBuilder().setCommand(Command.GET)
+        .setKey(ByteString.copyFrom(key)).build();
+    return request(node, request).thenApply(reply -> {
+      if (reply.getErrCode() == ErrorCode.NOT_FOUND) {
+        return Optional.empty();
+      }
+      expect(reply, "GET", ErrorCode.SUCCESS);
+      return Optional.of(new Versioned(reply.getValue().toByteArray(), reply.getVersion()));
+    });
+  }
+
+  /** True when the key was removed, false when the node says it did not exist. */
+  public CompletableFuture<Boolean> remove(InetSocketAddress node, byte[] key) {
+    KVRequest request = KVRequest.newBuilder().setCommand(Command.REMOVE)
+        .setKey(ByteString.copyFrom(key)).build();
+    return request(node, request).thenApply(reply -> {
+      if (reply.getErrCode() == ErrorCode.NOT_FOUND) {
+        return false;
+      }
+      expect(reply, "REMOVE", ErrorCode.SUCCESS);
+      return true;
+    });
+  }
+
+  public CompletableFuture<Void> wipeout(InetSocketAddress node) {
+    return simple(node, Command.WIPEOUT, "WIPEOUT").thenApply(reply -> null);
+  }
+
+  public CompletableFuture<Void> isAlive(InetSocketAddress node) {
+    return simple(node, Command.IS_ALIVE, "IS_ALIVE").thenApply(reply -> null);
+  }
+
+  public CompletableFuture<Integer> pid(InetSocketAddress node) {
+    return simple(node, Command.GET_PID, "GET_PID").thenApply(KVResponse::getPid);
+  }
+
+  public CompletableFuture<Integer> membershipCount(InetSocketAddress node) {
+    return simple(node, Command.GET_MEMBERSHIP_COUNT, "GET_MEMBERSHIP_COUNT")
+        .thenApply(KVResponse::getMembershipCount);
+  }
+
+  /**
+   * Asks the node to exit. Sent once without retries, because a node that executed it cannot
+   * answer a retry; completes with true when the node acknowledged before exiting, false when no
+   * acknowledgement arrived within the first timeout (it may still have exited).
+   */
+  public CompletableFuture<Boolean> shutdown(InetSocketAddress node) {
+    KVRequest request = KVRequest.newBuilder().setCommand(Command.SHUTDOWN).build();
+    return request(node, null, request, policy.withRetriesMax(0))
+        .handle((reply, error) -> error == null && reply.getErrCode() == ErrorCode.SUCCESS);
+  }
+
+  private CompletableFuture<KVResponse> simple(InetSocketAddress node, int command, String name) {
+    return request(node, KVRequest.newBuilder().setCommand(command).build()).thenApply(reply -> {
+      expect(reply, name, ErrorCode.SUCCESS);
+      return reply;
+    });
+  }
+
+  private static void expect(KVResponse reply, String operation, int errCode) {
+    if (reply.getErrCode() != errCode) {
+      throw new KvErrorException(reply.getErrCode(), operation);
+    }
+  }
+
+  @Override
+  public void close() {
+    channel.close().syncUninterruptibly();
+    group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS).syncUninterruptibly();
+  }
+
+  // Everything below runs on the event loop thread.
+
+  private void start(InetSocketAddress node, byte[] messageId, KVRequest request,
+      RetryPolicy retryPolicy, CompletableFuture<KVResponse> future) {
+    byte[] id = messageId;
+    if (id == null) {
+      id = new byte[NodeConfig.MESSAGE_ID_LENGTH_MAX];
+      random.nextBytes(id);
+    }
+    ByteString idBytes = ByteString.copyFrom(id);
+    IdKey key = IdKey.of(idBytes);
+    if (pending.containsKey(key)) {
+      finish(null, future, null, new KvException("messageID already in flight"));
+      return;
+    }
+    Pending p = new Pending(key, node, ClientCodec.encodeRequest(idBytes, request), retryPolicy,
+        future);
+    pending.put(key, p);
+    transmit(p);
+  }
+
+  private void transmit(Pending p) {
+    stats.sends.increment();
+    channel.writeAndFlush(new DatagramPacket(Unpooled.wrappedBuffer(p.datagram), p.node));
+    p.timeout = loop.schedule(() -> onTimeout(p), p.policy.timeoutMs(p.attempt),
+        TimeUnit.MILLISECONDS);
+  }
+
+  private void onTimeout(Pending p) {
+    if (pending.get(p.key) != p) {
+      return;
+    }
+    if (p.attempt >= p.policy.retriesMax()) {
+      stats.timeouts.increment();
+      finish(p, p.future, null, new KvTimeoutException("no reply from " + p.node + " after "
+          + (p.attempt + 1) + " attempts", p.attempt + 1));
+      return;
+    }
+    p.attempt++;
+    stats.retries.increment();
+    transmit(p);
+  }
+
+  private void onReply(ByteBuf content) {
+    byte[] bytes = new byte[content.readableBytes()];
+    content.readBytes(bytes);
+    Msg msg;
+    KVResponse reply;
+    try {
+      msg = ClientCodec.decodeMsg(bytes, bytes.length, NodeConfig.DATAGRAM_LENGTH_MAX,
+          NodeConfig.MESSAGE_ID_LENGTH_MAX);
+      reply = ClientCodec.decodeReply(msg);
+    } catch (DecodeException e) {
+      stats.badReplies.increment();
+      return;
+    }
+    Pending p = pending.get(IdKey.of(msg.getMessageID()));
+    if (p == null) {
+      stats.unmatchedReplies.increment();
+      return;
+    }
+    p.timeout.cancel(false);
+    if (reply.getErrCode() == ErrorCode.OVERLOAD && p.overloads < p.policy.overloadRetriesMax()) {
+      p.overloads++;
+      stats.overloadWaits.increment();
+      long waitMs = Math.max(1, Math.min(reply.getOverloadWaitTime(),
+          p.policy.overloadWaitMsMax()));
+      p.timeout = loop.schedule(() -> {
+        if (pending.get(p.key) == p) {
+          transmit(p);
+        }
+      }, waitMs, TimeUnit.MILLISECONDS);
+      return;
+    }
+    finish(p, p.future, reply, null);
+  }
+
+  private void finish(Pending p, CompletableFuture<KVResponse> future, KVResponse reply,
+      Throwable error) {
+    if (p != null) {
+      pending.remove(p.key);
+    }
+    inflight.decrementAndGet();
+    if (error != null) {
+      future.completeExceptionally(error);
+    } else {
+      future.complete(reply);
+    }
+  }
+
+  private final class ReplyHandler extends SimpleChannelInboundHandler<DatagramPacket> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
+      onReply(packet.content());
+    }
+  }
+
+  /** A messageID of at most 16 bytes as a map key. */
+  private record IdKey(long high, long low, int length) {
+    static IdKey of(ByteString id) {
+      long high = 0;
+      long low = 0;
+      for (int i = 0; i < 16; i++) {
+        long b = i < id.size() ? id.byteAt(i) & 0xFF : 0;
+        if (i < 8) {
+          high = (high << 8) | b;
+        } else {
+          low = (low << 8) | b;
+        }
+      }
+      return new IdKey(high, low, id.size());
+    }
+  }
+
+  /** One request in flight. */
+  private static final class Pending {
+    final IdKey key;
+    final InetSocketAddress node;
+    final byte[] datagram;
+    final RetryPolicy policy;
+    final CompletableFuture<KVResponse> future;
+    int attempt;
+    int overloads;
+    ScheduledFuture<?> timeout;
+
+    Pending(IdKey key, InetSocketAddress node, byte[] datagram, RetryPolicy policy,
+        CompletableFuture<KVResponse> future) {
+      this.key = key;
+      this.node = node;
+      this.datagram = datagram;
+      this.policy = policy;
+      this.future = future;
+    }
+  }
+}

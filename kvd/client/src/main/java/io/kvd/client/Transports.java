@@ -1,0 +1,48 @@
+package io.kvd.client;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import java.util.concurrent.ThreadFactory;
+
+/**
+ * Picks Netty's native epoll transport where it is available (Linux with the native library) and
+ * NIO otherwise, for both the node and the client library.
+ */
+public final class Transports {
+  private Transports() {}
+
+  /** True when native epoll is used; "KVD_TRANSPORT=nio" in the environment forces NIO. */
+  public static boolean epoll() {
+    return !"nio".equalsIgnoreCase(System.getenv("KVD_TRANSPORT")) && Epoll.isAvailable();
+  }
+
+  public static String name() {
+    return epoll() ? "epoll" : "nio";
+  }
+
+  /** An event loop group of {@code threads} threads named by {@code threadFactory}. */
+  public static EventLoopGroup newGroup(int threads, ThreadFactory threadFactory) {
+    IoHandlerFactory factory = epoll() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+    return new MultiThreadIoEventLoopGroup(threads, threadFactory, factory);
+  }
+
+  public static Class<? extends DatagramChannel> datagramChannel() {
+    return epoll() ? EpollDatagramChannel.class : NioDatagramChannel.class;
+  }
+
+  /** A thread factory of daemon threads called {@code name}. */
+  public static ThreadFactory daemonThreads(String name) {
+    return runnable -> {
+      Thread thread = new Thread(runnable, name);
+      thread.setDaemon(true);
+      return thread;
+    };
+  }
+}

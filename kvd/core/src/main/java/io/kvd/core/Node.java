@@ -1,0 +1,246 @@
+package io.kvd.core;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import io.kvd.core.codec.ClientCodec;
+import io.kvd.core.codec.ClientCodec.DecodeException;
+import io.kvd.core.store.Store;
+import io.kvd.proto.ClientProtocol.KVRequest;
+import io.kvd.proto.ClientProtocol.KVResponse;
+import io.kvd.proto.ClientProtocol.Msg;
+
+/**
+ * One kvd node's logic, free of I/O: it is fed datagrams and the current time, and writes replies
+ * to an {@link Outbox}. A single thread owns it (the Netty event loop in kvd, the simulator's loop
+ * in tests); nothing here blocks, starts a thread or reads a clock.
+ *
+ * <p>Request handling, in order: decode and verify the datagram (else drop and count); dispatch on
+ * the command; for a mutating command (PUT, REMOVE, WIPEOUT) answer from the reply cache when the
+ * same sender retries the same messageID, else make room in the cache first (OVERLOAD if there is
+ * none, before anything executes), execute, remember the reply, send it.
+ */
+public final class Node {
+  /** Membership of a node alone; the cluster layer replaces this. */
+  private static final int MEMBERSHIP_COUNT_ALONE = 1;
+
+  private final NodeConfig config;
+  private final Store store;
+  private final ReplyCache replies;
+  private final NodeStats stats = new NodeStats();
+  private long lastNowMs;
+
+  public Node(NodeConfig config) {
+    this.config = config.validate();
+    this.store = new Store(config.hashSeed());
+    this.replies = new ReplyCache(config.replyCacheLengthMax(), config.replyRetentionMs(),
+        Hashing.mix64(config.hashSeed() + 1));
+  }
+
+  public NodeConfig config() {
+    return config;
+  }
+
+  public NodeStats stats() {
+    return stats;
+  }
+
+  public Store store() {
+    return store;
+  }
+
+  public ReplyCache replyCache() {
+    return replies;
+  }
+
+  /** Handles one datagram from {@code from} (see {@link Addresses}) at {@code nowMs}. */
+  public void onDatagram(long from, byte[] datagram, int length, long nowMs, Outbox out) {
+    advanceTime(nowMs);
+    stats.onDatagram();
+    Msg msg;
+    KVRequest request;
+    try {
+      msg = ClientCodec.decodeMsg(datagram, length, NodeConfig.DATAGRAM_LENGTH_MAX,
+          NodeConfig.MESSAGE_ID_LENGTH_MAX);
+      request = ClientCodec.decodeRequest(msg);
+    } catch (DecodeException e) {
+      stats.onDrop(e.reason());
+      return;
+    }
+    ByteString id = msg.getMessageID();
+    int command = request.getCommand();
+    stats.onRequest(command);
+    switch (command) {
+      case Command.PUT:
+        onPut(from, id, request, nowMs, out);
+        break;
+      case Command.GET:
+        onGet(from, id, request, out);
+        break;
+      case Command.REMOVE:
+        onRemove(from, id, request, nowMs, out);
+        break;
+      case Command.SHUTDOWN:
+        onShutdown(from, id, out);
+        break;
+      case Command.WIPEOUT:
+        onWipeout(from, id, nowMs, out);
+        break;
+      case Command.IS_ALIVE:
+        reply(from, id, ErrorCode.SUCCESS, out);
+        break;
+      case Command.GET_PID:
+        send(from, id, KVResponse.newBuilder().setErrCode(ErrorCode.SUCCESS)
+            .setPid((int) config.pid()).build(), out);
+        break;
+      case Command.GET_MEMBERSHIP_COUNT:
+        send(from, id, KVResponse.newBuilder().setErrCode(ErrorCode.SUCCESS)
+            .setMembershipCount(MEMBERSHIP_COUNT_ALONE).build(), out);
+        break;
+      default:
+        reply(from, id, ErrorCode.UNRECOGNIZED_COMMAND, out);
+        break;
+    }
+  }
+
+  /** Periodic work: expire the reply cache so that its memory is reusable. */
+  public void onTick(long nowMs) {
+    advanceTime(nowMs);
+    replies.expire(nowMs);
+  }
+
+  private void onPut(long from, ByteString id, KVRequest request, long nowMs, Outbox out) {
+    if (!validKey(request)) {
+      reply(from, id, ErrorCode.INVALID_KEY, out);
+      return;
+    }
+    ByteString value = request.getValue();
+    if (value.size() > NodeConfig.VALUE_LENGTH_MAX) {
+      reply(from, id, ErrorCode.INVALID_VALUE, out);
+      return;
+    }
+    if (answeredFromCache(from, id, out) || !reserveReply(from, id, nowMs, out)) {
+      return;
+    }
+    byte[] key = request.getKey().toByteArray();
+    if (store.lengthAfterPut(key, value.size()) > config.storeLengthMax()) {
+      // Not executed, so not cached: a retry after space frees up may run, once.
+      reply(from, id, ErrorCode.OUT_OF_SPACE, out);
+      return;
+    }
+    byte[] bytes = value.toByteArray();
+    store.put(key, bytes, 0, bytes.length, request.getVersion());
+    Invariants.check(store.length() <= config.storeLengthMax(), "store holds %d of %d bytes",
+        store.length(), config.storeLengthMax());
+    remember(from, id, ErrorCode.SUCCESS, nowMs, out);
+  }
+
+  private void onGet(long from, ByteString id, KVRequest request, Outbox out) {
+    if (!validKey(request)) {
+      reply(from, id, ErrorCode.INVALID_KEY, out);
+      return;
+    }
+    byte[] record = store.get(request.getKey().toByteArray());
+    if (record == null) {
+      reply(from, id, ErrorCode.NOT_FOUND, out);
+      return;
+    }
+    int offset = Store.valueOffset(record);
+    // Records are never modified once stored (a PUT replaces the whole record), so the reply may
+    // wrap the record's bytes instead of copying them.
+    send(from, id, KVResponse.newBuilder()
+        .setErrCode(ErrorCode.SUCCESS)
+        .setValue(UnsafeByteOperations.unsafeWrap(record, offset, record.length - offset))
+        .setVersion(Store.version(record))
+        .build(), out);
+  }
+
+  private void onRemove(long from, ByteString id, KVRequest request, long nowMs, Outbox out) {
+    if (!validKey(request)) {
+      reply(from, id, ErrorCode.INVALID_KEY, out);
+      return;
+    }
+    if (answeredFromCache(from, id, out) || !reserveReply(from, id, nowMs, out)) {
+      return;
+    }
+    boolean removed = store.remove(request.getKey().toByteArray());
+    remember(from, id, removed ? ErrorCode.SUCCESS : ErrorCode.NOT_FOUND, nowMs, out);
+  }
+
+  private void onWipeout(long from, ByteString id, long nowMs, Outbox out) {
+    if (answeredFromCache(from, id, out) || !reserveReply(from, id, nowMs, out)) {
+      return;
+    }
+    store.clear();
+    remember(from, id, ErrorCode.SUCCESS, nowMs, out);
+  }
+
+  private void onShutdown(long from, ByteString id, Outbox out) {
+    reply(from, id, ErrorCode.SUCCESS, out);
+    out.shutdown();
+  }
+
+  private static boolean validKey(KVRequest request) {
+    int length = request.getKey().size();
+    return request.hasKey() && length >= 1 && length <= NodeConfig.KEY_LENGTH_MAX;
+  }
+
+  private boolean answeredFromCache(long from, ByteString id, Outbox out) {
+    int cached = replies.lookup(from, idHigh(id), idLow(id), id.size());
+    if (cached == ReplyCache.MISS) {
+      return false;
+    }
+    stats.onReplyCacheHit();
+    reply(from, id, cached, out);
+    return true;
+  }
+
+  /** True when the reply cache can take this request's reply; else answers OVERLOAD. */
+  private boolean reserveReply(long from, ByteString id, long nowMs, Outbox out) {
+    if (replies.hasRoom(nowMs)) {
+      return true;
+    }
+    long waitMs = Math.max(config.overloadWaitTimeMsMin(), replies.waitMsUntilRoom(nowMs));
+    send(from, id, KVResponse.newBuilder()
+        .setErrCode(ErrorCode.OVERLOAD)
+        .setOverloadWaitTime((int) Math.min(Integer.MAX_VALUE, waitMs))
+        .build(), out);
+    return false;
+  }
+
+  private void remember(long from, ByteString id, int errCode, long nowMs, Outbox out) {
+    replies.insert(from, idHigh(id), idLow(id), id.size(), errCode, nowMs);
+    reply(from, id, errCode, out);
+  }
+
+  private void reply(long from, ByteString id, int errCode, Outbox out) {
+    send(from, id, KVResponse.newBuilder().setErrCode(errCode).build(), out);
+  }
+
+  private void send(long to, ByteString id, KVResponse response, Outbox out) {
+    stats.onReply(response.getErrCode());
+    out.send(to, ClientCodec.encodeReply(id, response));
+  }
+
+  private void advanceTime(long nowMs) {
+    Invariants.check(nowMs >= lastNowMs, "time went back from %d to %d ms", lastNowMs, nowMs);
+    lastNowMs = nowMs;
+  }
+
+  /** The first 8 bytes of a messageID (zero-padded), big-endian. */
+  static long idHigh(ByteString id) {
+    return idWord(id, 0);
+  }
+
+  /** Bytes 8 to 15 of a messageID (zero-padded), big-endian. */
+  static long idLow(ByteString id) {
+    return idWord(id, 8);
+  }
+
+  private static long idWord(ByteString id, int from) {
+    long word = 0;
+    for (int i = from; i < from + 8; i++) {
+      word = (word << 8) | (i < id.size() ? id.byteAt(i) & 0xFF : 0);
+    }
+    return word;
+  }
+}

@@ -1,0 +1,66 @@
+package io.kvd.core;
+
+import io.kvd.core.codec.ClientCodec.DropReason;
+
+/**
+ * Counters of one node, owned and written by the node's thread only. Readers on other threads
+ * (metrics, admin requests) must go through the node's thread, as everything else does.
+ */
+public final class NodeStats {
+  private final long[] requestsByCommand = new long[Command.COUNT + 1];
+  private final long[] repliesByErrCode = new long[ErrorCode.COUNT];
+  private final long[] droppedByReason = new long[DropReason.values().length];
+  private long datagramsReceived;
+  private long replyCacheHits;
+
+  void onDatagram() {
+    datagramsReceived++;
+  }
+
+  void onDrop(DropReason reason) {
+    droppedByReason[reason.ordinal()]++;
+  }
+
+  void onRequest(int command) {
+    requestsByCommand[command >= 0 && command < Command.COUNT ? command : Command.COUNT]++;
+  }
+
+  void onReply(int errCode) {
+    if (errCode >= 0 && errCode < ErrorCode.COUNT) {
+      repliesByErrCode[errCode]++;
+    }
+  }
+
+  void onReplyCacheHit() {
+    replyCacheHits++;
+  }
+
+  public long datagramsReceived() {
+    return datagramsReceived;
+  }
+
+  public long dropped(DropReason reason) {
+    return droppedByReason[reason.ordinal()];
+  }
+
+  public long droppedTotal() {
+    long total = 0;
+    for (long n : droppedByReason) {
+      total += n;
+    }
+    return total;
+  }
+
+  /** Requests with this command code; codes outside 0..8 are counted together under 9. */
+  public long requests(int command) {
+    return requestsByCommand[command >= 0 && command < Command.COUNT ? command : Command.COUNT];
+  }
+
+  public long replies(int errCode) {
+    return repliesByErrCode[errCode];
+  }
+
+  public long replyCacheHits() {
+    return replyCacheHits;
+  }
+}

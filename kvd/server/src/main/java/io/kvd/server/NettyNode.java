@@ -1,0 +1,202 @@
+package io.kvd.server;
+
+import io.kvd.client.Transports;
+import io.kvd.core.Addresses;
+import io.kvd.core.Node;
+import io.kvd.core.Outbox;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.DatagramPacket;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The thin Netty shell around one {@link Node}: it binds the UDP socket, hands each datagram with
+ * the current time to the node on the channel's event loop (the one thread that owns the node),
+ * turns the node's outbox into datagrams, and drives its timer. Nothing here decides anything.
+ */
+public final class NettyNode implements AutoCloseable {
+  /** Largest datagram read; UDP over IPv4 carries at most 65,507 bytes. */
+  private static final int RECEIVE_BUFFER_LENGTH = 65_536;
+  /** Kernel socket buffers asked for (the kernel may cap them at net.core.rmem_max). */
+  private static final int SOCKET_BUFFER_LENGTH = 4 << 20;
+  /**
+   * Bytes of replies queued in Netty above which the channel reports unwritable and new replies
+   * are dropped, so a send backlog can never fill memory; the client retries.
+   */
+  private static final int SEND_BACKLOG_LENGTH_MAX = 8 << 20;
+  private static final long TICK_INTERVAL_MS = 10;
+
+  private final Node node;
+  private final EventLoopGroup group;
+  private final Channel channel;
+  private final long startNanos = System.nanoTime();
+  private final byte[] scratch = new byte[RECEIVE_BUFFER_LENGTH];
+  private final ChannelOutbox outbox = new ChannelOutbox();
+  private long repliesDroppedBacklog;
+
+  private NettyNode(Node node, EventLoopGroup group, Channel channel) {
+    this.node = node;
+    this.group = group;
+    this.channel = channel;
+  }
+
+  /**
+   * Binds {@code host:port} and starts serving. Throws {@link java.net.BindException} (possibly
+   * wrapped by Netty as its cause) when the port is taken.
+   */
+  public static NettyNode start(Node node, String host, int port) throws Exception {
+    EventLoopGroup group = Transports.newGroup(1, runnable -> new Thread(runnable, "kvd-node"));
+    NettyNode[] self = new NettyNode[1];
+    Bootstrap bootstrap = new Bootstrap()
+        .group(group)
+        .channel(Transports.datagramChannel())
+        .option(ChannelOption.SO_RCVBUF, SOCKET_BUFFER_LENGTH)
+        .option(ChannelOption.SO_SNDBUF, SOCKET_BUFFER_LENGTH)
+        .option(ChannelOption.RECVBUF_ALLOCATOR,
+            new FixedRecvByteBufAllocator(RECEIVE_BUFFER_LENGTH))
+        .option(ChannelOption.WRITE_BUFFER_WATER_MARK,
+            new WriteBufferWaterMark(SEND_BACKLOG_LENGTH_MAX / 2, SEND_BACKLOG_LENGTH_MAX))
+        .handler(new ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRead(ChannelHandlerContext ctx, Object message) {
+            self[0].onPacket((DatagramPacket) message);
+          }
+
+          @Override
+          public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+          }
+
+          @Override
+          public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // A UDP socket reports ICMP errors (for example port unreachable after a client
+            // went away) here; they concern one peer, never the node.
+          }
+        });
+    try {
+      InetAddress address = InetAddress.getByName(host);
+      if (!(address instanceof Inet4Address)) {
+        throw new IllegalArgumentException("kvd speaks IPv4 only; " + host + " is " + address);
+      }
+      Channel channel = bootstrap.bind(new InetSocketAddress(address, port)).sync().channel();
+      self[0] = new NettyNode(node, group, channel);
+      channel.eventLoop().scheduleAtFixedRate(self[0]::onTick, TICK_INTERVAL_MS,
+          TICK_INTERVAL_MS, TimeUnit.MILLISECONDS);
+      return self[0];
+    } catch (Exception e) {
+      group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      throw e;
+    }
+  }
+
+  public InetSocketAddress localAddress() {
+    return (InetSocketAddress) channel.localAddress();
+  }
+
+  /** Waits until the channel closes. */
+  public void awaitClose() throws InterruptedException {
+    channel.closeFuture().sync();
+  }
+
+  @Override
+  public void close() {
+    channel.close().syncUninterruptibly();
+    group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS).syncUninterruptibly();
+  }
+
+  private long nowMs() {
+    return (System.nanoTime() - startNanos) / 1_000_000;
+  }
+
+  private void onTick() {
+    node.onTick(nowMs());
+  }
+
+  private void onPacket(DatagramPacket packet) {
+    try {
+      ByteBuf content = packet.content();
+      int length = content.readableBytes();
+      InetSocketAddress sender = packet.sender();
+      InetAddress senderAddress = sender.getAddress();
+      if (length > scratch.length || !(senderAddress instanceof Inet4Address)) {
+        return;
+      }
+      content.getBytes(content.readerIndex(), scratch, 0, length);
+      long from = Addresses.of(senderAddress.getAddress(), sender.getPort());
+      outbox.current(from, sender);
+      node.onDatagram(from, scratch, length, nowMs(), outbox);
+      if (outbox.shutdownRequested) {
+        haltAfterFlush();
+      }
+    } finally {
+      packet.release();
+    }
+  }
+
+  private void haltAfterFlush() {
+    channel.flush();
+    ChannelFuture last = outbox.lastWrite;
+    if (last == null) {
+      Runtime.getRuntime().halt(0);
+      return;
+    }
+    last.addListener(f -> Runtime.getRuntime().halt(0));
+    // Should the write never complete, exit anyway: SHUTDOWN means now.
+    channel.eventLoop().schedule(() -> Runtime.getRuntime().halt(0), 100, TimeUnit.MILLISECONDS);
+  }
+
+  /** The node's outbox on this channel; used on the event loop thread only. */
+  private final class ChannelOutbox implements Outbox {
+    private long currentFrom;
+    private InetSocketAddress currentSender;
+    ChannelFuture lastWrite;
+    boolean shutdownRequested;
+
+    void current(long from, InetSocketAddress sender) {
+      currentFrom = from;
+      currentSender = sender;
+    }
+
+    @Override
+    public void send(long address, byte[] datagram) {
+      if (!channel.isWritable()) {
+        repliesDroppedBacklog++;
+        return;
+      }
+      InetSocketAddress to = address == currentFrom ? currentSender : toSocketAddress(address);
+      lastWrite = channel.write(new DatagramPacket(Unpooled.wrappedBuffer(datagram), to));
+    }
+
+    @Override
+    public void shutdown() {
+      shutdownRequested = true;
+    }
+  }
+
+  /** Replies dropped because the send backlog was full. */
+  public long repliesDroppedBacklog() {
+    return repliesDroppedBacklog;
+  }
+
+  private static InetSocketAddress toSocketAddress(long address) {
+    try {
+      return new InetSocketAddress(InetAddress.getByAddress(Addresses.ipv4Bytes(address)),
+          Addresses.port(address));
+    } catch (UnknownHostException e) {
+      throw new IllegalStateException("four bytes are always an IPv4 address", e);
+    }
+  }
+}
