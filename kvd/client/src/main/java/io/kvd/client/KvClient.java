@@ -17,7 +17,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -44,7 +43,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class KvClient implements AutoCloseable {
   /** Default bound on requests in flight; beyond it a request fails at once. */
   public static final int INFLIGHT_MAX_DEFAULT = 16_384;
-  private static final int RECEIVE_BUFFER_LENGTH = 65_536;
   private static final int SOCKET_BUFFER_LENGTH = 4 << 20;
 
   private final EventLoopGroup group;
@@ -57,6 +55,8 @@ public final class KvClient implements AutoCloseable {
   // Owned by the event loop thread.
   private final Map<IdKey, Pending> pending = new HashMap<>();
   private final SplittableRandom random = new SplittableRandom(new SecureRandom().nextLong());
+  private boolean flushScheduled;
+  private final Runnable flushTask = this::flushWritten;
 
   private KvClient(RetryPolicy policy, int inflightMax) {
     this.policy = policy;
@@ -68,7 +68,7 @@ public final class KvClient implements AutoCloseable {
         .option(ChannelOption.SO_RCVBUF, SOCKET_BUFFER_LENGTH)
         .option(ChannelOption.SO_SNDBUF, SOCKET_BUFFER_LENGTH)
         .option(ChannelOption.RECVBUF_ALLOCATOR,
-            new FixedRecvByteBufAllocator(RECEIVE_BUFFER_LENGTH))
+            Transports.datagramReceiveAllocator())
         .handler(new ReplyHandler());
     try {
       this.channel = bootstrap.bind(new InetSocketAddress(0)).sync().channel();
@@ -238,9 +238,21 @@ public final class KvClient implements AutoCloseable {
 
   private void transmit(Pending p) {
     stats.sends.increment();
-    channel.writeAndFlush(new DatagramPacket(Unpooled.wrappedBuffer(p.datagram), p.node));
+    channel.write(new DatagramPacket(Unpooled.wrappedBuffer(p.datagram), p.node),
+        channel.voidPromise());
+    // One flush per turn of the loop sends every datagram written in that turn with one
+    // sendmmsg instead of one sendto each.
+    if (!flushScheduled) {
+      flushScheduled = true;
+      loop.execute(flushTask);
+    }
     p.timeout = loop.schedule(() -> onTimeout(p), p.policy.timeoutMs(p.attempt),
         TimeUnit.MILLISECONDS);
+  }
+
+  private void flushWritten() {
+    flushScheduled = false;
+    channel.flush();
   }
 
   private void onTimeout(Pending p) {

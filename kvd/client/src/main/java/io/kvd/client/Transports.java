@@ -1,6 +1,8 @@
 package io.kvd.client;
 
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -35,6 +37,26 @@ public final class Transports {
 
   public static Class<? extends DatagramChannel> datagramChannel() {
     return epoll() ? EpollDatagramChannel.class : NioDatagramChannel.class;
+  }
+
+  /** Bytes of each datagram read buffer: UDP over IPv4 carries at most 65,507 bytes. */
+  public static final int RECEIVE_BUFFER_LENGTH = 65_536;
+  /**
+   * Datagrams read per wake-up of the event loop before it turns to other work. Default 64:
+   * enough to drain a burst in one turn, small enough that timers and writes are not starved.
+   */
+  public static final int DATAGRAMS_PER_READ_MAX = 64;
+
+  /**
+   * The read-buffer policy for datagram channels. Netty's default stops reading after any read
+   * that does not fill its buffer, which for datagrams means after every one, so each datagram
+   * costs a wake-up; here the loop reads until the socket is empty or the bound is reached.
+   */
+  public static RecvByteBufAllocator datagramReceiveAllocator() {
+    FixedRecvByteBufAllocator allocator = new FixedRecvByteBufAllocator(RECEIVE_BUFFER_LENGTH)
+        .respectMaybeMoreData(false);
+    allocator.maxMessagesPerRead(DATAGRAMS_PER_READ_MAX);
+    return allocator;
   }
 
   /** A thread factory of daemon threads called {@code name}. */

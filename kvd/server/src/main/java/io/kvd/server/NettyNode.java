@@ -13,7 +13,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.DatagramPacket;
 import java.net.Inet4Address;
@@ -28,8 +27,6 @@ import java.util.concurrent.TimeUnit;
  * turns the node's outbox into datagrams, and drives its timer. Nothing here decides anything.
  */
 public final class NettyNode implements AutoCloseable {
-  /** Largest datagram read; UDP over IPv4 carries at most 65,507 bytes. */
-  private static final int RECEIVE_BUFFER_LENGTH = 65_536;
   /** Kernel socket buffers asked for (the kernel may cap them at net.core.rmem_max). */
   private static final int SOCKET_BUFFER_LENGTH = 4 << 20;
   /**
@@ -43,7 +40,7 @@ public final class NettyNode implements AutoCloseable {
   private final EventLoopGroup group;
   private final Channel channel;
   private final long startNanos = System.nanoTime();
-  private final byte[] scratch = new byte[RECEIVE_BUFFER_LENGTH];
+  private final byte[] scratch = new byte[Transports.RECEIVE_BUFFER_LENGTH];
   private final ChannelOutbox outbox = new ChannelOutbox();
   private long repliesDroppedBacklog;
 
@@ -66,7 +63,7 @@ public final class NettyNode implements AutoCloseable {
         .option(ChannelOption.SO_RCVBUF, SOCKET_BUFFER_LENGTH)
         .option(ChannelOption.SO_SNDBUF, SOCKET_BUFFER_LENGTH)
         .option(ChannelOption.RECVBUF_ALLOCATOR,
-            new FixedRecvByteBufAllocator(RECEIVE_BUFFER_LENGTH))
+            Transports.datagramReceiveAllocator())
         .option(ChannelOption.WRITE_BUFFER_WATER_MARK,
             new WriteBufferWaterMark(SEND_BACKLOG_LENGTH_MAX / 2, SEND_BACKLOG_LENGTH_MAX))
         .handler(new ChannelInboundHandlerAdapter() {
