@@ -8,7 +8,7 @@ package io.kvd.core;
  * @param replyRetentionMs how long a reply to a mutating request is kept for retries. Default
  *     10,000 ms: real clients retry for up to about 6 s. Longer is safer against late retries and
  *     costs reply-cache space in proportion (see {@link #replyCacheLengthMax}).
- * @param replyCacheLengthMax bytes reserved for the reply cache. Default 6 MiB, that is 157,286
+ * @param replyCacheLengthMax bytes reserved for the reply cache. Default 6 MiB, that is 163,839
  *     entries of {@link io.kvd.core.ReplyCache#ENTRY_LENGTH} bytes: at a 10 s retention it sustains
  *     about 15,700 mutating requests per second before the node answers OVERLOAD. More costs store
  *     space one for one, because both share the heap.
@@ -65,8 +65,8 @@ public record NodeConfig(
     require(pid >= 0, "pid must be >= 0");
     require(replyRetentionMs >= 1 && replyRetentionMs <= 3_600_000,
         "replyRetentionMs must be in 1..3,600,000");
-    require(replyCacheLengthMax >= ReplyCache.ENTRY_LENGTH * 16L,
-        "replyCacheLengthMax must hold at least 16 entries of " + ReplyCache.ENTRY_LENGTH + " bytes");
+    require(replyCacheLengthMax >= ReplyCache.LENGTH_MIN,
+        "replyCacheLengthMax must be at least " + ReplyCache.LENGTH_MIN + " bytes (16 entries)");
     require(replyCacheLengthMax <= (long) ReplyCache.ENTRIES_MAX * ReplyCache.ENTRY_LENGTH,
         "replyCacheLengthMax must be at most " + (long) ReplyCache.ENTRIES_MAX * ReplyCache.ENTRY_LENGTH);
     require(storeLengthMax >= 0, "storeLengthMax must be >= 0");

@@ -27,6 +27,15 @@ public final class ReplyCache {
 
   private static final int LONGS_PER_ENTRY = 4;
   private static final int ARRAY_HEADER_LENGTH = 16;
+  private static final int ENTRIES_MIN = 16;
+  private static final int INDEX_LENGTH_MIN = 32;
+
+  /**
+   * The smallest byte limit that yields a cache: {@code ENTRIES_MIN} ring entries of 32 bytes, an
+   * index of {@code INDEX_LENGTH_MIN} ints and the two array headers, 672 bytes.
+   */
+  public static final long LENGTH_MIN = (long) ENTRIES_MIN * LONGS_PER_ENTRY * 8
+      + INDEX_LENGTH_MIN * 4L + 2L * ARRAY_HEADER_LENGTH;
 
   private final long retentionMs;
   private final long seed;
@@ -44,14 +53,16 @@ public final class ReplyCache {
    */
   public ReplyCache(long lengthMax, long retentionMs, long seed) {
     Invariants.check(retentionMs > 0, "retentionMs %d must be > %d", retentionMs, 0);
-    // The index takes 4 bytes per slot and is kept at most half as full as it is long, so each
-    // entry costs 32 + 2 * 4 bytes at worst; round the index down to a power of two.
-    long indexLength = Long.highestOneBit(Math.max(32, lengthMax / (4 + 16)));
+    // The index takes 4 bytes per slot and is kept at most 3/4 full (2 index slots per entry at the
+    // nominal size), so each entry costs about 32 + 2 * 4 bytes; round the index down to a power of two.
+    long indexLength = Long.highestOneBit(Math.max(INDEX_LENGTH_MIN, lengthMax / (4 + 16)));
     indexLength = Math.min(indexLength, (long) ENTRIES_MAX * 2);
-    long ringEntries = (lengthMax - indexLength * 4) / (LONGS_PER_ENTRY * 8);
+    // The array headers count too (see length()), so that length() <= lengthMax.
+    long ringEntries = (lengthMax - indexLength * 4 - 2L * ARRAY_HEADER_LENGTH)
+        / (LONGS_PER_ENTRY * 8);
     int entries = (int) Math.min(ringEntries, indexLength / 2 + indexLength / 4);
-    Invariants.check(entries >= 16, "reply cache too small: %d entries, need at least %d",
-        entries, 16);
+    Invariants.check(entries >= ENTRIES_MIN, "reply cache too small: %d entries, need at least %d",
+        entries, ENTRIES_MIN);
     this.retentionMs = retentionMs;
     this.seed = seed;
     this.capacity = entries;
