@@ -2,35 +2,64 @@ package io.kvd.core;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.kvd.core.cluster.ClusterConfig;
+import io.kvd.core.cluster.Membership;
+import io.kvd.core.cluster.Ring;
 import io.kvd.core.codec.ClientCodec;
+import io.kvd.core.codec.ClientCodec.DropReason;
 import io.kvd.core.codec.ClientCodec.DecodeException;
 import io.kvd.core.store.Store;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.ClientProtocol.KVResponse;
-import io.kvd.proto.ClientProtocol.Msg;
+import io.kvd.proto.PeerProtocol.Gossip;
+import io.kvd.proto.PeerProtocol.PeerMsg;
 
 /**
  * One kvd node's logic, free of I/O: it is fed datagrams and the current time, and writes replies
  * to an {@link Outbox}. A single thread owns it (the Netty event loop in kvd, the simulator's loop
  * in tests); nothing here blocks, starts a thread or reads a clock.
  *
- * <p>Request handling, in order: decode and verify the datagram (else drop and count); dispatch on
+ * <p>Every datagram is parsed as a {@link PeerMsg}, a superset of the client's Msg: a gossip
+ * message goes to {@link Membership}; anything else is a client request, direct or forwarded by
+ * another member on behalf of the client whose address it carries.
+ *
+ * <p>Routing: a request for a key whose owner on the ring (among the members believed live) is
+ * another member is forwarded to it unchanged, with the client's address; the owner executes it
+ * and replies to the client directly. A request is forwarded at most {@link #HOPS_MAX} times;
+ * when views disagree beyond that, the client gets OVERLOAD and retries after overloadWaitTime.
+ *
+ * <p>Request handling at the executing node, in order: dispatch on
  * the command; for a mutating command (PUT, REMOVE, WIPEOUT) answer from the reply cache when the
  * same sender retries the same messageID, else make room in the cache first (OVERLOAD if there is
  * none, before anything executes), execute, remember the reply, send it.
  */
 public final class Node {
-  /** Membership of a node alone; the cluster layer replaces this. */
-  private static final int MEMBERSHIP_COUNT_ALONE = 1;
+  /** Forwards of one request at most; beyond it the views of the members disagree. */
+  public static final int HOPS_MAX = 2;
 
   private final NodeConfig config;
   private final Store store;
   private final ReplyCache replies;
   private final NodeStats stats = new NodeStats();
+  private final Ring ring;
+  private final Membership membership;
+  private final int self;
   private long lastNowMs;
+  private Outbox gossipOut;
+  private final Membership.Sender gossipSender = this::sendGossip;
 
+  /** A node alone: it owns every key. */
   public Node(NodeConfig config) {
+    this(config, ClusterConfig.alone(0));
+  }
+
+  public Node(NodeConfig config, ClusterConfig cluster) {
     this.config = config.validate();
+    this.ring = new Ring(cluster.members(), cluster.virtualNodesPerMember());
+    this.membership = new Membership(ring, cluster.self(), cluster.incarnationInitial(),
+        cluster.membership(), cluster.seed());
+    this.self = ring.indexOf(cluster.self());
     this.store = new Store(config.hashSeed());
     this.replies = new ReplyCache(config.replyCacheLengthMax(), config.replyRetentionMs(),
         Hashing.mix64(config.hashSeed() + 1));
@@ -52,23 +81,48 @@ public final class Node {
     return replies;
   }
 
+  public Ring ring() {
+    return ring;
+  }
+
+  public Membership membership() {
+    return membership;
+  }
+
   /** Handles one datagram from {@code from} (see {@link Addresses}) at {@code nowMs}. */
   public void onDatagram(long from, byte[] datagram, int length, long nowMs, Outbox out) {
     advanceTime(nowMs);
     stats.onDatagram();
-    Msg msg;
-    KVRequest request;
+    PeerMsg msg;
     try {
-      msg = ClientCodec.decodeMsg(datagram, length, NodeConfig.DATAGRAM_LENGTH_MAX,
+      msg = ClientCodec.decodePeerMsg(datagram, length, NodeConfig.DATAGRAM_LENGTH_MAX,
           NodeConfig.MESSAGE_ID_LENGTH_MAX);
-      request = ClientCodec.decodeRequest(msg);
     } catch (DecodeException e) {
       stats.onDrop(e.reason());
       return;
     }
+    if (msg.getGossip()) {
+      onGossip(from, msg, nowMs, out);
+      return;
+    }
+    KVRequest request;
+    try {
+      request = ClientCodec.decodeRequest(msg.getPayload());
+    } catch (DecodeException e) {
+      stats.onDrop(e.reason());
+      return;
+    }
+    if (msg.hasClientAddress()) {
+      stats.onForwardReceived();
+      from = msg.getClientAddress();
+    }
     ByteString id = msg.getMessageID();
     int command = request.getCommand();
     stats.onRequest(command);
+    if ((command == Command.PUT || command == Command.GET || command == Command.REMOVE)
+        && validKey(request) && routeElsewhere(from, msg, request, out)) {
+      return;
+    }
     switch (command) {
       case Command.PUT:
         onPut(from, id, request, nowMs, out);
@@ -94,7 +148,7 @@ public final class Node {
         break;
       case Command.GET_MEMBERSHIP_COUNT:
         send(from, id, KVResponse.newBuilder().setErrCode(ErrorCode.SUCCESS)
-            .setMembershipCount(MEMBERSHIP_COUNT_ALONE).build(), out);
+            .setMembershipCount(membership.liveCount()).build(), out);
         break;
       default:
         reply(from, id, ErrorCode.UNRECOGNIZED_COMMAND, out);
@@ -102,10 +156,65 @@ public final class Node {
     }
   }
 
-  /** Periodic work: expire the reply cache so that its memory is reusable. */
-  public void onTick(long nowMs) {
+  /** Periodic work: expire the reply cache; run membership's timers. */
+  public void onTick(long nowMs, Outbox out) {
     advanceTime(nowMs);
     replies.expire(nowMs);
+    gossipOut = out;
+    membership.onTick(nowMs, gossipSender);
+  }
+
+  /**
+   * Forwards a request whose key another live member owns; returns false when this node owns it
+   * and must execute it.
+   */
+  private boolean routeElsewhere(long client, PeerMsg msg, KVRequest request, Outbox out) {
+    ByteString key = request.getKey();
+    int owner = ring.owner(Ring.keyToken(key.toByteArray(), 0, key.size()), membership.live());
+    if (owner == self || owner < 0) {
+      return false;
+    }
+    if (msg.getHops() >= HOPS_MAX) {
+      stats.onRoutingConflict();
+      send(client, msg.getMessageID(), KVResponse.newBuilder().setErrCode(ErrorCode.OVERLOAD)
+          .setOverloadWaitTime(config.overloadWaitTimeMsMin()).build(), out);
+      return true;
+    }
+    stats.onForwardSent();
+    out.send(ring.member(owner), PeerMsg.newBuilder()
+        .setMessageID(msg.getMessageID())
+        .setPayload(msg.getPayload())
+        .setCheckSum(msg.getCheckSum())
+        .setClientAddress(client)
+        .setHops(msg.getHops() + 1)
+        .build()
+        .toByteArray());
+    return true;
+  }
+
+  private void onGossip(long from, PeerMsg msg, long nowMs, Outbox out) {
+    Gossip gossip;
+    try {
+      gossip = Gossip.parseFrom(msg.getPayload());
+    } catch (InvalidProtocolBufferException e) {
+      stats.onDrop(DropReason.MALFORMED);
+      return;
+    }
+    stats.onGossipReceived();
+    gossipOut = out;
+    membership.onGossip(from, gossip, nowMs, gossipSender);
+  }
+
+  private void sendGossip(long to, Gossip gossip) {
+    ByteString payload = gossip.toByteString();
+    stats.onGossipSent();
+    gossipOut.send(to, PeerMsg.newBuilder()
+        .setMessageID(ByteString.EMPTY)
+        .setPayload(payload)
+        .setCheckSum(ClientCodec.checksum(ByteString.EMPTY, payload))
+        .setGossip(true)
+        .build()
+        .toByteArray());
   }
 
   private void onPut(long from, ByteString id, KVRequest request, long nowMs, Outbox out) {

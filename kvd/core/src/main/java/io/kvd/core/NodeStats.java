@@ -12,6 +12,54 @@ public final class NodeStats {
   private final long[] droppedByReason = new long[DropReason.values().length];
   private long datagramsReceived;
   private long replyCacheHits;
+  private long forwardsSent;
+  private long forwardsReceived;
+  private long routingConflicts;
+  private long gossipSent;
+  private long gossipReceived;
+
+  void onForwardSent() {
+    forwardsSent++;
+  }
+
+  void onForwardReceived() {
+    forwardsReceived++;
+  }
+
+  void onRoutingConflict() {
+    routingConflicts++;
+  }
+
+  void onGossipSent() {
+    gossipSent++;
+  }
+
+  void onGossipReceived() {
+    gossipReceived++;
+  }
+
+  /** Client requests this node forwarded to the key's owner. */
+  public long forwardsSent() {
+    return forwardsSent;
+  }
+
+  /** Requests other members forwarded here to execute. */
+  public long forwardsReceived() {
+    return forwardsReceived;
+  }
+
+  /** Requests refused with OVERLOAD because they were forwarded {@code HOPS_MAX} times. */
+  public long routingConflicts() {
+    return routingConflicts;
+  }
+
+  public long gossipSent() {
+    return gossipSent;
+  }
+
+  public long gossipReceived() {
+    return gossipReceived;
+  }
 
   void onDatagram() {
     datagramsReceived++;

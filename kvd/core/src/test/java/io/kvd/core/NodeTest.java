@@ -518,9 +518,9 @@ class NodeTest {
     byte[] datagram = ClientCodec.encodeRequest(newId(), command(Command.IS_ALIVE));
     assertThrows(IllegalStateException.class,
         () -> node.onDatagram(CLIENT, datagram, datagram.length, 4_999, out));
-    assertThrows(IllegalStateException.class, () -> node.onTick(4_999));
-    node.onTick(5_000);
-    node.onTick(6_000);
+    assertThrows(IllegalStateException.class, () -> node.onTick(4_999, out));
+    node.onTick(5_000, out);
+    node.onTick(6_000, out);
     assertThrows(IllegalStateException.class,
         () -> node.onDatagram(CLIENT, datagram, datagram.length, 5_999, out));
   }
@@ -530,9 +530,9 @@ class NodeTest {
     node = new Node(NodeConfig.defaults(PID, STORE_LENGTH_MAX, 8).withReplyRetentionMs(1_000));
     ByteString id = newId();
     assertEquals(ErrorCode.NOT_FOUND, call(CLIENT, id, remove("k")).getErrCode());
-    node.onTick(nowMs + 999);
+    node.onTick(nowMs + 999, out);
     assertEquals(1, node.replyCache().size());
-    node.onTick(nowMs + 1_000);
+    node.onTick(nowMs + 1_000, out);
     assertEquals(0, node.replyCache().size());
   }
 
@@ -669,7 +669,7 @@ class NodeTest {
       }
       nowMs += random.nextInt(500) == 0 ? random.nextInt(3_000) : random.nextInt(stepMsMax);
       if (random.nextInt(50) == 0) {
-        node.onTick(nowMs);
+        node.onTick(nowMs, out);
       }
       long from = senders[random.nextInt(senders.length)];
       byte[] datagram;

@@ -119,7 +119,8 @@ public final class NettyNode implements AutoCloseable {
   }
 
   private void onTick() {
-    node.onTick(nowMs());
+    node.onTick(nowMs(), outbox);
+    channel.flush();
   }
 
   private void onPacket(DatagramPacket packet) {

@@ -5,6 +5,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.ClientProtocol.KVResponse;
 import io.kvd.proto.ClientProtocol.Msg;
+import io.kvd.proto.PeerProtocol.PeerMsg;
 import java.util.zip.CRC32;
 
 /**
@@ -82,23 +83,52 @@ public final class ClientCodec {
     } catch (InvalidProtocolBufferException e) {
       throw new DecodeException(DropReason.MALFORMED, "not a Msg: " + e.getMessage());
     }
-    if (msg.getMessageID().size() > messageIdLengthMax) {
-      throw new DecodeException(DropReason.MESSAGE_ID_TOO_LONG,
-          "messageID of " + msg.getMessageID().size() + " bytes");
+    verify(msg.getMessageID(), msg.getPayload(), msg.getCheckSum(), messageIdLengthMax);
+    return msg;
+  }
+
+  /**
+   * Decodes and verifies a datagram as a {@link PeerMsg}, the superset of Msg that internal
+   * traffic uses; a client's Msg parses as a PeerMsg without fields from 100 up.
+   */
+  public static PeerMsg decodePeerMsg(byte[] datagram, int length, int datagramLengthMax,
+      int messageIdLengthMax) throws DecodeException {
+    if (length > datagramLengthMax) {
+      throw new DecodeException(DropReason.OVERSIZE, "datagram of " + length + " bytes");
     }
-    if (checksum(msg.getMessageID(), msg.getPayload()) != msg.getCheckSum()) {
+    PeerMsg msg;
+    try {
+      msg = PeerMsg.parser().parseFrom(datagram, 0, length);
+    } catch (InvalidProtocolBufferException e) {
+      throw new DecodeException(DropReason.MALFORMED, "not a Msg: " + e.getMessage());
+    }
+    verify(msg.getMessageID(), msg.getPayload(), msg.getCheckSum(), messageIdLengthMax);
+    return msg;
+  }
+
+  private static void verify(ByteString messageId, ByteString payload, long checkSum,
+      int messageIdLengthMax) throws DecodeException {
+    if (messageId.size() > messageIdLengthMax) {
+      throw new DecodeException(DropReason.MESSAGE_ID_TOO_LONG,
+          "messageID of " + messageId.size() + " bytes");
+    }
+    if (checksum(messageId, payload) != checkSum) {
       throw new DecodeException(DropReason.BAD_CHECKSUM, "checksum mismatch");
     }
-    return msg;
+  }
+
+  /** Parses a KVRequest payload (of a client Msg or a forwarded PeerMsg). */
+  public static KVRequest decodeRequest(ByteString payload) throws DecodeException {
+    try {
+      return KVRequest.parseFrom(payload);
+    } catch (InvalidProtocolBufferException e) {
+      throw new DecodeException(DropReason.MALFORMED, "not a KVRequest: " + e.getMessage());
+    }
   }
 
   /** Parses the payload of a verified request Msg. */
   public static KVRequest decodeRequest(Msg msg) throws DecodeException {
-    try {
-      return KVRequest.parseFrom(msg.getPayload());
-    } catch (InvalidProtocolBufferException e) {
-      throw new DecodeException(DropReason.MALFORMED, "not a KVRequest: " + e.getMessage());
-    }
+    return decodeRequest(msg.getPayload());
   }
 
   /** Parses the payload of a verified reply Msg. */
