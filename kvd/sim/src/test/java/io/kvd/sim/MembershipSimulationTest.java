@@ -129,22 +129,23 @@ class MembershipSimulationTest {
 
   @Test
   void noFalseDeadInTenMinutesWithTenPercentLoss() {
-    long seed = seeds(1)[0];
-    Simulation sim = simulation(seed, NODES, NetworkConfig.CALM.withLossPct(10));
-    int[] dead = new int[1];
-    int[] suspect = new int[1];
-    sim.setStatusObserver((observer, member, from, to, now) -> {
-      if (to == Membership.Status.DEAD) {
-        dead[0]++;
-      } else if (to == Membership.Status.SUSPECT) {
-        suspect[0]++;
-      }
-    });
-    sim.runUntil(600_000);
-    System.out.printf("simulation, %d nodes, 10%% loss, 600 s: %d suspicions, %d dead"
-        + " declarations (seed %d)%n", NODES, suspect[0], dead[0], seed);
-    assertEquals(0, dead[0], "false dead declarations, seed=" + seed);
-    assertTrue(sim.membershipConverged(), "seed=" + seed);
+    for (long seed : seeds(3)) {
+      Simulation sim = simulation(seed, NODES, NetworkConfig.CALM.withLossPct(10));
+      int[] dead = new int[1];
+      int[] suspect = new int[1];
+      sim.setStatusObserver((observer, member, from, to, now) -> {
+        if (to == Membership.Status.DEAD) {
+          dead[0]++;
+        } else if (to == Membership.Status.SUSPECT) {
+          suspect[0]++;
+        }
+      });
+      sim.runUntil(600_000);
+      System.out.printf("simulation, %d nodes, 10%% loss, 600 s: %d suspicions (summed over"
+          + " observers), %d dead declarations (seed %d)%n", NODES, suspect[0], dead[0], seed);
+      assertEquals(0, dead[0], "false dead declarations, seed=" + seed);
+      assertTrue(sim.membershipConverged(), "seed=" + seed);
+    }
   }
 
   @Test

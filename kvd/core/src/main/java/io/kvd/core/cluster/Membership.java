@@ -153,6 +153,10 @@ public final class Membership {
     if (nowMs >= nextProbeAtMs) {
       if (probeTarget >= 0 && !probeAcked && status[probeTarget] == Status.ALIVE) {
         set(probeTarget, Status.SUSPECT, incarnation[probeTarget], nowMs);
+        // Tell the suspect at once (the message carries our suspicion), so that a member that
+        // is alive but unlucky refutes before anyone's suspicion timeout runs out.
+        send(ring.member(probeTarget), Gossip.newBuilder().setKind(Gossip.Kind.PING)
+            .setSequence(++sequence), out);
       }
       startProbe(nextTarget(nowMs), nowMs, out);
       nextProbeAtMs = nowMs + config.protocolPeriodMs();
