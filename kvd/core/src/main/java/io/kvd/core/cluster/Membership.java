@@ -236,10 +236,11 @@ public final class Membership {
   }
 
   private void sendPingRequests(long nowMs, Sender out) {
+    // Distinct helpers: walk the shuffled round from a random place.
     int asked = 0;
-    for (int attempt = 0; attempt < 4 * order.length && asked < config.indirectProbes();
-        attempt++) {
-      int helper = order[random.nextInt(order.length)];
+    int start = random.nextInt(order.length);
+    for (int i = 0; i < order.length && asked < config.indirectProbes(); i++) {
+      int helper = order[(start + i) % order.length];
       if (helper == probeTarget || status[helper] != Status.ALIVE) {
         continue;
       }
