@@ -58,6 +58,7 @@ public final class Simulation {
   private final long[] bytesSentByNode;
   private final long[] gossipBytesSentByNode;
   private long datagramsDelivered;
+  private boolean clientLinksFaulty;
 
   private record Datagram(long from, long to, byte[] bytes) {}
 
@@ -77,12 +78,18 @@ public final class Simulation {
     final long order;
     final int node; // tick target, or -1
     final Datagram datagram; // delivery, or null
+    final Runnable action; // a scheduled action (clients' timers), or null
 
     Event(long atMs, long order, int node, Datagram datagram) {
+      this(atMs, order, node, datagram, null);
+    }
+
+    Event(long atMs, long order, int node, Datagram datagram, Runnable action) {
       this.atMs = atMs;
       this.order = order;
       this.node = node;
       this.datagram = datagram;
+      this.action = action;
     }
 
     @Override
@@ -188,7 +195,25 @@ public final class Simulation {
 
   /** A client at {@code clientAddress} sends {@code datagram} to node {@code to}. */
   public void clientSend(long clientAddress, int to, byte[] datagram) {
+    if (clientLinksFaulty && percent(network.lossPct())) {
+      return;
+    }
     deliverLater(clientAddress, addresses[to], datagram);
+  }
+
+  /** Runs {@code action} at simulated time {@code atMs} (at least now). */
+  public void at(long atMs, Runnable action) {
+    schedule(new Event(Math.max(atMs, nowMs), sequence++, -1, null, action));
+  }
+
+  /** Whether client links (requests and replies) suffer the network's faults too. */
+  public void setClientLinksFaulty(boolean faulty) {
+    this.clientLinksFaulty = faulty;
+  }
+
+  /** A random number from the simulation's seeded stream, for clients' choices. */
+  public SplittableRandom random() {
+    return random;
   }
 
   /** Runs events until {@code untilMs}. */
@@ -196,7 +221,9 @@ public final class Simulation {
     while (!events.isEmpty() && events.peek().atMs <= untilMs) {
       Event event = events.poll();
       nowMs = event.atMs;
-      if (event.datagram != null) {
+      if (event.action != null) {
+        event.action.run();
+      } else if (event.datagram != null) {
         deliver(event.datagram);
       } else {
         tick(event.node);
@@ -299,8 +326,8 @@ public final class Simulation {
     if (toNode >= 0 && blocked(fromNode, toNode)) {
       return;
     }
-    if (toNode < 0) {
-      // Replies to clients skip the network's faults: the checkers watch the cluster's links.
+    if (toNode < 0 && !clientLinksFaulty) {
+      // Unless asked otherwise, replies to clients skip the network's faults.
       deliverLater(addresses[fromNode], to, datagram);
       return;
     }
