@@ -1,28 +1,51 @@
 package io.kvd.server;
 
 import io.kvd.client.Transports;
+import io.kvd.core.Addresses;
 import io.kvd.core.Node;
 import io.kvd.core.NodeConfig;
+import io.kvd.core.cluster.ClusterConfig;
+import io.kvd.core.cluster.MembershipConfig;
+import io.kvd.core.cluster.Ring;
+import io.kvd.server.ServersFile.Member;
+import io.kvd.server.fault.FaultConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.net.BindException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** The kvd executable: one node of the store, serving the client protocol over UDP. */
+/**
+ * The kvd executable: one node of the store, serving the client protocol over UDP, alone or as a
+ * member of the cluster its servers file lists; {@code kvd cluster} starts a local cluster.
+ */
 @Command(
     name = "kvd",
     mixinStandardHelpOptions = true,
     versionProvider = KvdMain.Version.class,
     sortOptions = false,
+    subcommands = ClusterCommand.class,
     description = {
         "Runs one kvd node: a key-value store speaking the CPEN 431 protocol (Protobuf over UDP).",
+        "With --servers-file the node is a member of the cluster the file lists (it finds itself"
+            + " by --host and --port); without it the node runs alone.",
         "The node keeps its data in the heap and answers OUT_OF_SPACE, never OutOfMemoryError,"
             + " when the heap's budget is spent."},
     exitCodeListHeading = "%nExit codes:%n",
@@ -42,13 +65,30 @@ public final class KvdMain implements Callable<Integer> {
   @Spec
   CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--host", defaultValue = "127.0.0.1", paramLabel = "ADDRESS",
-      description = "IPv4 address to bind (default: ${DEFAULT-VALUE}).")
+  public static final String HOST_DEFAULT = "127.0.0.1";
+
+  @Option(names = "--host", defaultValue = HOST_DEFAULT, paramLabel = "ADDRESS",
+      description = "IPv4 address to bind, and with --servers-file this node's entry in it"
+          + " (default: ${DEFAULT-VALUE}; with --servers-file and no --host, the one entry with"
+          + " this port whose address is local).")
   String host;
 
   @Option(names = "--port", defaultValue = "" + PORT_DEFAULT, paramLabel = "PORT",
       description = "UDP port to bind (default: ${DEFAULT-VALUE}).")
   int port;
+
+  @Option(names = "--servers-file", paramLabel = "FILE",
+      description = "The cluster's members, one host:port per line (# comments); this node must"
+          + " be one of them. Without it the node runs alone.")
+  Path serversFile;
+
+  @Option(names = "--virtual-nodes", defaultValue = "" + Ring.VIRTUAL_NODES_DEFAULT,
+      paramLabel = "N", description = "Ring tokens per member; every member must use the same"
+          + " value (default: ${DEFAULT-VALUE}, max " + Ring.VIRTUAL_NODES_MAX + ").")
+  int virtualNodes;
+
+  @Mixin
+  FaultOptions faultOptions = new FaultOptions();
 
   @Option(names = "--reply-retention-ms", defaultValue = "" + NodeConfig.REPLY_RETENTION_MS_DEFAULT,
       paramLabel = "MS", description = "How long replies to PUT, REMOVE and WIPEOUT are kept for"
@@ -68,33 +108,72 @@ public final class KvdMain implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter err = spec.commandLine().getErr();
+    SecureRandom secureRandom = new SecureRandom();
     MemoryBudget budget;
     NodeConfig config;
+    FaultConfig faults;
+    ClusterConfig cluster = null;
+    String bindHost = host;
+    long selfAddress;
     try {
       budget = MemoryBudget.of(Runtime.getRuntime().maxMemory(),
           heapReserveMib < 0 ? -1 : heapReserveMib * MemoryBudget.MIB,
           replyCacheMib * MemoryBudget.MIB);
       config = NodeConfig.defaults(ProcessHandle.current().pid(), budget.storeLengthMax(),
-              new SecureRandom().nextLong())
+              secureRandom.nextLong())
           .withReplyRetentionMs(replyRetentionMs)
           .withReplyCacheLengthMax(budget.replyCacheLength())
           .validate();
-      if (port < 1 || port > 65_535) {
-        throw new IllegalArgumentException("--port must be in 1..65535");
+      if (port < 1 || port > Addresses.PORT_MAX) {
+        throw new IllegalArgumentException("--port must be in 1.." + Addresses.PORT_MAX);
+      }
+      if (virtualNodes < 1 || virtualNodes > Ring.VIRTUAL_NODES_MAX) {
+        throw new IllegalArgumentException("--virtual-nodes must be in 1.."
+            + Ring.VIRTUAL_NODES_MAX);
+      }
+      faults = faultOptions.config(secureRandom.nextLong());
+      if (serversFile != null) {
+        List<Member> members;
+        try {
+          members = ServersFile.read(serversFile, ServersFile.SYSTEM);
+        } catch (IOException e) {
+          throw new IllegalArgumentException("cannot read --servers-file " + serversFile + ": "
+              + e);
+        }
+        Member self = findSelf(members,
+            spec.commandLine().getParseResult().hasMatchedOption("--host"));
+        bindHost = dottedQuad(self.address());
+        selfAddress = self.address();
+        // Wall-clock seconds: a restarted member starts above any incarnation it had before
+        // (refutations add one per suspicion, far fewer than one per second).
+        cluster = new ClusterConfig(ServersFile.addresses(members), selfAddress, virtualNodes,
+            MembershipConfig.DEFAULT, System.currentTimeMillis() / 1000, secureRandom.nextLong());
+      } else {
+        selfAddress = Addresses.of(ipv4(host), port);
       }
     } catch (IllegalArgumentException e) {
       err.println("kvd: " + e.getMessage());
       err.flush();
       return EXIT_USAGE;
     }
-    Node node = new Node(config);
+    Node node = cluster == null ? new Node(config) : new Node(config, cluster);
+    String selfText = Addresses.toString(selfAddress);
+    node.membership().setListener((member, from, to, incarnation, nowMs) -> {
+      // Status changes are rare (a handful per failure), so a line each is affordable on the
+      // event loop; requests are never logged.
+      err.printf("%s kvd %s: member %s %s -> %s (incarnation %d); %d of %d live%n",
+          Instant.now(), selfText, Addresses.toString(member), from, to, incarnation,
+          node.membership().liveCount(), node.ring().size());
+      err.flush();
+    });
     NettyNode server;
     try {
-      server = NettyNode.start(node, host, port);
+      server = NettyNode.start(node, bindHost, port,
+          faults.withSeed(FaultOptions.streamSeed(faults.seed(), selfAddress)));
     } catch (Exception e) {
       if (isBindFailure(e)) {
         err.printf("kvd: cannot bind %s:%d: %s (is another kvd running there? choose another"
-            + " --port)%n", host, port, e.getMessage());
+            + " --port)%n", bindHost, port, e.getMessage());
         err.flush();
         return EXIT_BIND;
       }
@@ -102,12 +181,16 @@ public final class KvdMain implements Callable<Integer> {
       err.flush();
       return EXIT_INTERNAL;
     }
-    err.printf("kvd %s listening on %s (%s), pid %d; heap %.1f MiB: store %.1f MiB, reply cache"
-            + " %.1f MiB (%d entries kept %d ms), reserve %.1f MiB%n",
-        Version.string(), server.localAddress(), Transports.name(), config.pid(),
+    String role = cluster == null ? "alone"
+        : String.format("member %d of a cluster of %d (%s, %d virtual nodes, incarnation %d)",
+            node.ring().indexOf(selfAddress), node.ring().size(), serversFile, virtualNodes,
+            cluster.incarnationInitial());
+    err.printf("kvd %s listening on %s (%s), pid %d, %s; heap %.1f MiB: store %.1f MiB, reply"
+            + " cache %.1f MiB (%d entries kept %d ms), reserve %.1f MiB; faults: %s%n",
+        Version.string(), server.localAddress(), Transports.name(), config.pid(), role,
         MemoryBudget.mib(budget.heapMax()), MemoryBudget.mib(config.storeLengthMax()),
         MemoryBudget.mib(node.replyCache().length()), node.replyCache().capacity(),
-        config.replyRetentionMs(), MemoryBudget.mib(budget.reserveLength()));
+        config.replyRetentionMs(), MemoryBudget.mib(budget.reserveLength()), faults.describe());
     err.flush();
     try {
       server.awaitClose();
@@ -115,6 +198,72 @@ public final class KvdMain implements Callable<Integer> {
       Thread.currentThread().interrupt();
     }
     return EXIT_OK;
+  }
+
+  /**
+   * This node's entry: the one at --host and --port when --host was given, else the one entry
+   * with --port whose address is local to this machine.
+   */
+  private Member findSelf(List<Member> members, boolean hostGiven) {
+    if (hostGiven) {
+      long self = Addresses.of(ipv4(host), port);
+      for (Member m : members) {
+        if (m.address() == self) {
+          return m;
+        }
+      }
+      throw new IllegalArgumentException(String.format("%s (--host %s --port %d) is not one of"
+              + " the %d members in %s: %s", Addresses.toString(self), host, port,
+          members.size(), serversFile, sample(members)));
+    }
+    List<Member> local = new ArrayList<>();
+    for (Member m : members) {
+      if (m.port() == port && isLocal(m.address())) {
+        local.add(m);
+      }
+    }
+    if (local.size() == 1) {
+      return local.get(0);
+    }
+    if (local.isEmpty()) {
+      throw new IllegalArgumentException(String.format("no member of %s has port %d and an"
+              + " address of this machine; its %d members: %s (give --host and --port of this"
+              + " node's line)", serversFile, port, members.size(), sample(members)));
+    }
+    throw new IllegalArgumentException(String.format("several members of %s have port %d and an"
+        + " address of this machine (%s); give --host", serversFile, port, sample(local)));
+  }
+
+  private static String sample(List<Member> members) {
+    int shown = Math.min(5, members.size());
+    return members.subList(0, shown).stream().map(Member::toString)
+        .collect(Collectors.joining(", ")) + (shown < members.size() ? ", ..." : "");
+  }
+
+  private static boolean isLocal(long address) {
+    try {
+      InetAddress a = InetAddress.getByAddress(Addresses.ipv4Bytes(address));
+      return a.isLoopbackAddress() || NetworkInterface.getByInetAddress(a) != null;
+    } catch (UnknownHostException | SocketException e) {
+      return false;
+    }
+  }
+
+  private static byte[] ipv4(String host) {
+    try {
+      InetAddress address = InetAddress.getByName(host);
+      if (!(address instanceof Inet4Address)) {
+        throw new IllegalArgumentException("kvd speaks IPv4 only; " + host + " is " + address);
+      }
+      return address.getAddress();
+    } catch (UnknownHostException e) {
+      throw new IllegalArgumentException("cannot resolve --host " + host + ": " + e.getMessage());
+    }
+  }
+
+  private static String dottedQuad(long address) {
+    String text = Addresses.toString(address);
+    return text.substring(0, text.lastIndexOf(':'));
   }
 
   private static boolean isBindFailure(Throwable e) {

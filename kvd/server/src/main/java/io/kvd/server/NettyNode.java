@@ -4,6 +4,8 @@ import io.kvd.client.Transports;
 import io.kvd.core.Addresses;
 import io.kvd.core.Node;
 import io.kvd.core.Outbox;
+import io.kvd.server.fault.FaultConfig;
+import io.kvd.server.fault.FaultInjector;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -25,6 +27,10 @@ import java.util.concurrent.TimeUnit;
  * The thin Netty shell around one {@link Node}: it binds the UDP socket, hands each datagram with
  * the current time to the node on the channel's event loop (the one thread that owns the node),
  * turns the node's outbox into datagrams, and drives its timer. Nothing here decides anything.
+ *
+ * <p>With a {@link FaultConfig} that is active, every datagram the node sends (replies, forwards
+ * and gossip) goes through a {@link FaultInjector} first; delayed copies wait on the event loop's
+ * scheduler, bounded by the injector.
  */
 public final class NettyNode implements AutoCloseable {
   /** Kernel socket buffers asked for (the kernel may cap them at net.core.rmem_max). */
@@ -35,6 +41,12 @@ public final class NettyNode implements AutoCloseable {
    */
   private static final int SEND_BACKLOG_LENGTH_MAX = 8 << 20;
   private static final long TICK_INTERVAL_MS = 10;
+  /**
+   * After SHUTDOWN the node halts once its replies are written, or after this long at most: 100
+   * ms, long enough for the reply (also one delayed by fault injection) and short enough that
+   * SHUTDOWN still looks like a crash.
+   */
+  private static final long SHUTDOWN_FLUSH_MS_MAX = 100;
 
   private final Node node;
   private final EventLoopGroup group;
@@ -42,19 +54,30 @@ public final class NettyNode implements AutoCloseable {
   private final long startNanos = System.nanoTime();
   private final byte[] scratch = new byte[Transports.RECEIVE_BUFFER_LENGTH];
   private final ChannelOutbox outbox = new ChannelOutbox();
+  private final FaultInjector faults;
+  private final FaultInjector.Link faultLink = new DelayingLink();
   private long repliesDroppedBacklog;
 
-  private NettyNode(Node node, EventLoopGroup group, Channel channel) {
+  private NettyNode(Node node, EventLoopGroup group, Channel channel, FaultInjector faults) {
     this.node = node;
     this.group = group;
     this.channel = channel;
+    this.faults = faults;
+  }
+
+  /** Binds {@code host:port} and starts serving, without faults. */
+  public static NettyNode start(Node node, String host, int port) throws Exception {
+    return start(node, host, port, FaultConfig.NONE);
   }
 
   /**
-   * Binds {@code host:port} and starts serving. Throws {@link java.net.BindException} (possibly
-   * wrapped by Netty as its cause) when the port is taken.
+   * Binds {@code host:port} and starts serving, sending through {@code faultConfig}'s faults when
+   * it is active. Throws {@link java.net.BindException} (possibly wrapped by Netty as its cause)
+   * when the port is taken.
    */
-  public static NettyNode start(Node node, String host, int port) throws Exception {
+  public static NettyNode start(Node node, String host, int port, FaultConfig faultConfig)
+      throws Exception {
+    FaultInjector faults = faultConfig.active() ? FaultInjector.of(faultConfig) : null;
     EventLoopGroup group = Transports.newGroup(1, runnable -> new Thread(runnable, "kvd-node"));
     NettyNode[] self = new NettyNode[1];
     Bootstrap bootstrap = new Bootstrap()
@@ -89,7 +112,7 @@ public final class NettyNode implements AutoCloseable {
         throw new IllegalArgumentException("kvd speaks IPv4 only; " + host + " is " + address);
       }
       Channel channel = bootstrap.bind(new InetSocketAddress(address, port)).sync().channel();
-      self[0] = new NettyNode(node, group, channel);
+      self[0] = new NettyNode(node, group, channel, faults);
       channel.eventLoop().scheduleAtFixedRate(self[0]::onTick, TICK_INTERVAL_MS,
           TICK_INTERVAL_MS, TimeUnit.MILLISECONDS);
       return self[0];
@@ -146,14 +169,23 @@ public final class NettyNode implements AutoCloseable {
 
   private void haltAfterFlush() {
     channel.flush();
+    // Should a write never complete, or delayed copies wait long, exit anyway: SHUTDOWN means
+    // now.
+    channel.eventLoop().schedule(() -> Runtime.getRuntime().halt(0), SHUTDOWN_FLUSH_MS_MAX,
+        TimeUnit.MILLISECONDS);
+    if (faults != null && faults.delayedWaiting() > 0) {
+      return; // The last delayed copy to leave halts the node (DelayingLink).
+    }
+    haltAfterLastWrite();
+  }
+
+  private void haltAfterLastWrite() {
     ChannelFuture last = outbox.lastWrite;
     if (last == null) {
       Runtime.getRuntime().halt(0);
       return;
     }
     last.addListener(f -> Runtime.getRuntime().halt(0));
-    // Should the write never complete, exit anyway: SHUTDOWN means now.
-    channel.eventLoop().schedule(() -> Runtime.getRuntime().halt(0), 100, TimeUnit.MILLISECONDS);
   }
 
   /** The node's outbox on this channel; used on the event loop thread only. */
@@ -170,11 +202,22 @@ public final class NettyNode implements AutoCloseable {
 
     @Override
     public void send(long address, byte[] datagram) {
+      if (faults == null) {
+        write(resolve(address), datagram);
+      } else {
+        faults.send(address, datagram, faultLink);
+      }
+    }
+
+    InetSocketAddress resolve(long address) {
+      return address == currentFrom ? currentSender : toSocketAddress(address);
+    }
+
+    void write(InetSocketAddress to, byte[] datagram) {
       if (!channel.isWritable()) {
         repliesDroppedBacklog++;
         return;
       }
-      InetSocketAddress to = address == currentFrom ? currentSender : toSocketAddress(address);
       lastWrite = channel.write(new DatagramPacket(Unpooled.wrappedBuffer(datagram), to));
     }
 
@@ -182,6 +225,33 @@ public final class NettyNode implements AutoCloseable {
     public void shutdown() {
       shutdownRequested = true;
     }
+  }
+
+  /** The fault layer's link: now means with this read batch, later means on the scheduler. */
+  private final class DelayingLink implements FaultInjector.Link {
+    @Override
+    public void sendNow(long to, byte[] datagram) {
+      outbox.write(outbox.resolve(to), datagram);
+    }
+
+    @Override
+    public void sendLater(long to, byte[] datagram, long delayMs) {
+      // Resolve now: the outbox's current sender changes with the next datagram.
+      InetSocketAddress target = outbox.resolve(to);
+      channel.eventLoop().schedule(() -> {
+        faults.onDelayedSent(datagram.length);
+        outbox.write(target, datagram);
+        channel.flush();
+        if (outbox.shutdownRequested && faults.delayedWaiting() == 0) {
+          haltAfterLastWrite(); // The SHUTDOWN reply was among the delayed copies.
+        }
+      }, delayMs, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** The fault layer's counters, or null when the node runs without faults. */
+  public FaultInjector faults() {
+    return faults;
   }
 
   /** Replies dropped because the send backlog was full. */

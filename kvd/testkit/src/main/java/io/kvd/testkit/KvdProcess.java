@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A real kvd process started through {@code bin/kvd} on a free loopback port, for system tests.
- * Its stderr goes to a log file under {@code target/kvd-logs}. {@link #close()} kills it.
+ * Its stderr goes to a log file under {@code target/kvd-logs}. {@link #close()} kills it (also
+ * when it is suspended). {@link #suspend()} and {@link #resume()} send SIGSTOP and SIGCONT.
  */
 public final class KvdProcess implements AutoCloseable {
   private static final Duration START_TIMEOUT = Duration.ofSeconds(20);
@@ -44,14 +45,25 @@ public final class KvdProcess implements AutoCloseable {
   public static KvdProcess start(List<String> environment, String... extraArgs)
       throws IOException, InterruptedException {
     int port = freeUdpPort();
+    Path logs = Paths.get("target", "kvd-logs");
+    Files.createDirectories(logs);
+    KvdProcess kvd = launch(port, logs.resolve("kvd-" + port + "-" + System.nanoTime() + ".log"),
+        environment, extraArgs);
+    kvd.awaitAlive(START_TIMEOUT);
+    return kvd;
+  }
+
+  /**
+   * Starts {@code bin/kvd --port PORT extraArgs...} with {@code environment} entries (NAME=VALUE)
+   * added and its output in {@code log}, without waiting for it; see {@link #awaitAlive}.
+   */
+  public static KvdProcess launch(int port, Path log, List<String> environment,
+      String... extraArgs) throws IOException {
     List<String> command = new ArrayList<>();
     command.add(launcher().toString());
     command.add("--port");
     command.add(Integer.toString(port));
     command.addAll(List.of(extraArgs));
-    Path logs = Paths.get("target", "kvd-logs");
-    Files.createDirectories(logs);
-    Path log = logs.resolve("kvd-" + port + "-" + System.nanoTime() + ".log");
     ProcessBuilder builder = new ProcessBuilder(command)
         .redirectErrorStream(true)
         .redirectOutput(log.toFile());
@@ -60,9 +72,7 @@ public final class KvdProcess implements AutoCloseable {
       builder.environment().put(entry.substring(0, eq), entry.substring(eq + 1));
     }
     Process process = builder.start();
-    KvdProcess kvd = new KvdProcess(process, new InetSocketAddress("127.0.0.1", port), log);
-    kvd.awaitAlive();
-    return kvd;
+    return new KvdProcess(process, new InetSocketAddress("127.0.0.1", port), log);
   }
 
   /** The repository's bin/kvd: from -Dkvd.home, else the first ancestor directory holding it. */
@@ -87,8 +97,12 @@ public final class KvdProcess implements AutoCloseable {
     }
   }
 
-  private void awaitAlive() throws InterruptedException, IOException {
-    long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+  /**
+   * Waits until the process answers IS_ALIVE; kills it and throws, with its log, when it exits
+   * first or {@code timeout} passes.
+   */
+  public void awaitAlive(Duration timeout) throws InterruptedException, IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
     try (KvClient client = KvClient.open(RetryPolicy.DEFAULT.withRetriesMax(0), 16)) {
       while (System.nanoTime() < deadline) {
         if (!process.isAlive()) {
@@ -104,7 +118,31 @@ public final class KvdProcess implements AutoCloseable {
       }
     }
     close();
-    throw new IOException("kvd did not answer IS_ALIVE within " + START_TIMEOUT + ": " + logText());
+    throw new IOException("kvd did not answer IS_ALIVE within " + timeout + ": " + logText());
+  }
+
+  /** Suspends the process (SIGSTOP), as the course harness does to simulate a pause. */
+  public void suspend() throws IOException, InterruptedException {
+    signal("STOP");
+  }
+
+  /** Resumes a suspended process (SIGCONT). */
+  public void resume() throws IOException, InterruptedException {
+    signal("CONT");
+  }
+
+  private void signal(String name) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid()))
+        .redirectErrorStream(true).start();
+    if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+      throw new IOException("kill -" + name + " " + process.pid() + " failed: "
+          + new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+    }
+  }
+
+  /** The file the process's output goes to. */
+  public Path log() {
+    return log;
   }
 
   public InetSocketAddress address() {

@@ -37,6 +37,28 @@ public final class RawUdp implements AutoCloseable {
     return Arrays.copyOf(buffer, packet.getLength());
   }
 
+  /** A datagram and the address it came from. */
+  public record Received(byte[] datagram, InetSocketAddress sender) {}
+
+  /** One datagram with its sender, or null when none arrives within {@code timeoutMs}. */
+  public Received receiveFrom(int timeoutMs) throws IOException {
+    byte[] buffer = new byte[65_536];
+    DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
+    socket.setSoTimeout(timeoutMs);
+    try {
+      socket.receive(packet);
+    } catch (SocketTimeoutException e) {
+      return null;
+    }
+    return new Received(Arrays.copyOf(buffer, packet.getLength()),
+        (InetSocketAddress) packet.getSocketAddress());
+  }
+
+  /** Sends {@code datagram} to {@code to} rather than to this socket's target. */
+  public void sendTo(InetSocketAddress to, byte[] datagram) throws IOException {
+    socket.send(new DatagramPacket(datagram, datagram.length, to));
+  }
+
   /** Every datagram that arrives until none has for {@code quietMs}. */
   public List<byte[]> drain(int quietMs) throws IOException {
     List<byte[]> received = new ArrayList<>();

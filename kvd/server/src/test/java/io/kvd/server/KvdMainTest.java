@@ -1,0 +1,87 @@
+package io.kvd.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * Proves, in process with captured stderr, that kvd and kvd cluster refuse bad arguments with exit
+ * status 2 and a message that says what to fix, before binding or starting anything.
+ */
+class KvdMainTest {
+  private record Run(int exitCode, String err) {}
+
+  private static Run run(String... args) {
+    StringWriter err = new StringWriter();
+    CommandLine commandLine = new CommandLine(new KvdMain());
+    commandLine.setErr(new PrintWriter(err, true));
+    commandLine.setOut(new PrintWriter(new StringWriter(), true));
+    int code = commandLine.execute(args);
+    return new Run(code, err.toString());
+  }
+
+  private static Path serversFile(Path dir, String text) throws Exception {
+    Path file = dir.resolve("servers.txt");
+    Files.writeString(file, text, StandardCharsets.UTF_8);
+    return file;
+  }
+
+  @Test
+  void aNodeMissingFromTheServersFileIsAUsageError(@TempDir Path dir) throws Exception {
+    Path file = serversFile(dir, "127.0.0.1:43100\n127.0.0.1:43101\n");
+    Run run = run("--servers-file", file.toString(), "--host", "127.0.0.1", "--port", "43999");
+    assertEquals(KvdMain.EXIT_USAGE, run.exitCode());
+    assertTrue(run.err().contains("127.0.0.1:43999 (--host 127.0.0.1 --port 43999) is not one of"
+        + " the 2 members"), run.err());
+  }
+
+  @Test
+  void withoutHostTheNodeLooksForALocalEntryWithItsPort(@TempDir Path dir) throws Exception {
+    Path file = serversFile(dir, "127.0.0.1:43100\n");
+    Run run = run("--servers-file", file.toString(), "--port", "43999");
+    assertEquals(KvdMain.EXIT_USAGE, run.exitCode());
+    assertTrue(run.err().contains("no member of") && run.err().contains("has port 43999"),
+        run.err());
+  }
+
+  @Test
+  void anUnreadableOrMalformedServersFileIsAUsageError(@TempDir Path dir) throws Exception {
+    Run missing = run("--servers-file", dir.resolve("absent.txt").toString());
+    assertEquals(KvdMain.EXIT_USAGE, missing.exitCode());
+    assertTrue(missing.err().contains("cannot read --servers-file"), missing.err());
+    Path file = serversFile(dir, "127.0.0.1:43100\nnot a member\n");
+    Run malformed = run("--servers-file", file.toString());
+    assertEquals(KvdMain.EXIT_USAGE, malformed.exitCode());
+    assertTrue(malformed.err().contains("servers.txt:2: expected host:port"), malformed.err());
+  }
+
+  @Test
+  void outOfRangeOptionsAreUsageErrors() {
+    assertEquals(KvdMain.EXIT_USAGE, run("--virtual-nodes", "0").exitCode());
+    assertEquals(KvdMain.EXIT_USAGE, run("--fault-loss-pct", "101").exitCode());
+    Run delay = run("--fault-delay-ms", "-5");
+    assertEquals(KvdMain.EXIT_USAGE, delay.exitCode());
+    assertTrue(delay.err().contains("fault delay and jitter"), delay.err());
+    assertEquals(KvdMain.EXIT_USAGE, run("--port", "70000").exitCode());
+  }
+
+  @Test
+  void clusterRefusesBadSizesAndPorts() {
+    Run none = run("cluster", "--nodes", "0");
+    assertEquals(KvdMain.EXIT_USAGE, none.exitCode());
+    assertTrue(none.err().contains("--nodes must be in 1..1024"), none.err());
+    Run high = run("cluster", "--nodes", "10", "--base-port", "65530");
+    assertEquals(KvdMain.EXIT_USAGE, high.exitCode());
+    assertTrue(high.err().contains("65530..65539"), high.err());
+    assertEquals(KvdMain.EXIT_USAGE, run("cluster", "--nodes", "3", "--heap", "lots").exitCode());
+    assertEquals(KvdMain.EXIT_USAGE, run("cluster").exitCode(), "--nodes is required");
+  }
+}
