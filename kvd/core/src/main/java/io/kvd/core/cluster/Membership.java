@@ -61,6 +61,7 @@ public final class Membership {
   private boolean probeAcked;
   private boolean probeIndirectSent;
   private long nextProbeAtMs;
+  private long lastTickMs;
   private long nextDeadProbeAtMs;
   private long sequence;
 
@@ -140,6 +141,20 @@ public final class Membership {
   public void onTick(long nowMs, Sender out) {
     if (ring.size() == 1) {
       return;
+    }
+    long gapMs = nowMs - lastTickMs;
+    lastTickMs = nowMs;
+    if (gapMs > 2 * config.protocolPeriodMs() && nextProbeAtMs > 0) {
+      // This member did not run for a while (suspended, or starved of CPU): it could not hear
+      // refutations or ACKs meanwhile, so its timers are stale, not the others' liveness. Give
+      // suspects the time they lost, and drop the probe that was in flight.
+      for (int m = 0; m < status.length; m++) {
+        if (status[m] == Status.SUSPECT) {
+          suspectDeadlineMs[m] += gapMs;
+        }
+      }
+      probeTarget = -1;
+      nextProbeAtMs = nowMs;
     }
     for (int m = 0; m < status.length; m++) {
       if (status[m] == Status.SUSPECT && nowMs >= suspectDeadlineMs[m]) {

@@ -117,11 +117,38 @@ class MembershipTest {
           .anyMatch(u -> u.getMember() == target && u.getStatus() == Update.Status.SUSPECT);
     }
     assertTrue(told, "the suspect was told");
+    // Time passes in ticks, as in the node (a long gap would mean this member was suspended).
+    for (long t = c.protocolPeriodMs() + 10; t < c.protocolPeriodMs() + c.suspicionTimeoutMs();
+        t += 10) {
+      m.onTick(t, out);
+    }
     m.onTick(c.protocolPeriodMs() + c.suspicionTimeoutMs() - 1, out);
     assertEquals(Membership.Status.SUSPECT, status(target));
     m.onTick(c.protocolPeriodMs() + c.suspicionTimeoutMs(), out);
     assertEquals(Membership.Status.DEAD, status(target));
     assertEquals(3, m.liveCount());
+  }
+
+  @Test
+  void aMemberThatDidNotRunForAWhileGivesSuspectsTheTimeItLost() {
+    MembershipConfig c = MembershipConfig.DEFAULT;
+    m.onTick(0, out);
+    long target = sentTo.get(0)[0];
+    m.onTick(c.protocolPeriodMs(), out);
+    assertEquals(Membership.Status.SUSPECT, status(target));
+    long suspectedAt = c.protocolPeriodMs();
+    // Suspended far past the suspicion timeout; on resuming, the suspect is not condemned.
+    long resumedAt = suspectedAt + 10 * c.suspicionTimeoutMs();
+    m.onTick(resumedAt, out);
+    assertEquals(Membership.Status.SUSPECT, status(target));
+    // It now has the rest of its suspicion timeout, counted in time this member ran.
+    long deadline = suspectedAt + c.suspicionTimeoutMs() + (resumedAt - suspectedAt);
+    for (long t = resumedAt + 10; t < deadline; t += 10) {
+      m.onTick(t, out);
+      assertEquals(Membership.Status.SUSPECT, status(target), "at " + t);
+    }
+    m.onTick(deadline, out);
+    assertEquals(Membership.Status.DEAD, status(target));
   }
 
   @Test
