@@ -177,6 +177,23 @@ class MembershipTest {
   }
 
   @Test
+  void relaysAreBoundedByRelaysMax() {
+    MembershipConfig d = MembershipConfig.DEFAULT;
+    MembershipConfig one = new MembershipConfig(d.protocolPeriodMs(), d.probeTimeoutMs(),
+        d.indirectProbes(), d.suspicionTimeoutMs(), d.updatesPerMessageMax(),
+        d.retransmitMultiplier(), d.deadProbeIntervalMs(), 1);
+    m = new Membership(ring, A, 100, one, 1);
+    Gossip request = Gossip.newBuilder().setKind(Gossip.Kind.PING_REQ).setFrom(B).setSequence(5)
+        .setTarget(C).build();
+    m.onGossip(B, request, 0, out);
+    assertEquals(1, sent.size(), "the first relay is taken");
+    m.onGossip(D, request.toBuilder().setFrom(D).build(), 1, out);
+    assertEquals(1, sent.size(), "a second one at once is refused");
+    m.onGossip(D, request.toBuilder().setFrom(D).build(), d.protocolPeriodMs(), out);
+    assertEquals(2, sent.size(), "the slot frees when the first relay expires");
+  }
+
+  @Test
   void messagesToADeadMemberCarryThatBelief() {
     m.onGossip(B, ping(B, update(C, 9, Update.Status.DEAD)), 0, out);
     sent.clear();
