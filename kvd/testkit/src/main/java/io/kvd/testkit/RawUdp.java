@@ -26,15 +26,8 @@ public final class RawUdp implements AutoCloseable {
 
   /** One datagram, or null when none arrives within {@code timeoutMs}. */
   public byte[] receive(int timeoutMs) throws IOException {
-    byte[] buffer = new byte[65_536];
-    DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
-    socket.setSoTimeout(timeoutMs);
-    try {
-      socket.receive(packet);
-    } catch (SocketTimeoutException e) {
-      return null;
-    }
-    return Arrays.copyOf(buffer, packet.getLength());
+    Received received = receiveFrom(timeoutMs);
+    return received == null ? null : received.datagram();
   }
 
   /** A datagram and the address it came from. */

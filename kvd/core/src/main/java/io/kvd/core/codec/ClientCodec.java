@@ -2,6 +2,7 @@ package io.kvd.core.codec;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Parser;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.ClientProtocol.KVResponse;
 import io.kvd.proto.ClientProtocol.Msg;
@@ -74,15 +75,7 @@ public final class ClientCodec {
    */
   public static Msg decodeMsg(byte[] datagram, int length, int datagramLengthMax,
       int messageIdLengthMax) throws DecodeException {
-    if (length > datagramLengthMax) {
-      throw new DecodeException(DropReason.OVERSIZE, "datagram of " + length + " bytes");
-    }
-    Msg msg;
-    try {
-      msg = Msg.parser().parseFrom(datagram, 0, length);
-    } catch (InvalidProtocolBufferException e) {
-      throw new DecodeException(DropReason.MALFORMED, "not a Msg: " + e.getMessage());
-    }
+    Msg msg = parse(Msg.parser(), datagram, length, datagramLengthMax);
     verify(msg.getMessageID(), msg.getPayload(), msg.getCheckSum(), messageIdLengthMax);
     return msg;
   }
@@ -93,17 +86,21 @@ public final class ClientCodec {
    */
   public static PeerMsg decodePeerMsg(byte[] datagram, int length, int datagramLengthMax,
       int messageIdLengthMax) throws DecodeException {
+    PeerMsg msg = parse(PeerMsg.parser(), datagram, length, datagramLengthMax);
+    verify(msg.getMessageID(), msg.getPayload(), msg.getCheckSum(), messageIdLengthMax);
+    return msg;
+  }
+
+  private static <T> T parse(Parser<T> parser, byte[] datagram, int length,
+      int datagramLengthMax) throws DecodeException {
     if (length > datagramLengthMax) {
       throw new DecodeException(DropReason.OVERSIZE, "datagram of " + length + " bytes");
     }
-    PeerMsg msg;
     try {
-      msg = PeerMsg.parser().parseFrom(datagram, 0, length);
+      return parser.parseFrom(datagram, 0, length);
     } catch (InvalidProtocolBufferException e) {
       throw new DecodeException(DropReason.MALFORMED, "not a Msg: " + e.getMessage());
     }
-    verify(msg.getMessageID(), msg.getPayload(), msg.getCheckSum(), messageIdLengthMax);
-    return msg;
   }
 
   private static void verify(ByteString messageId, ByteString payload, long checkSum,
