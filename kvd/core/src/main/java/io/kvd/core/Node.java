@@ -119,19 +119,23 @@ public final class Node {
     ByteString id = msg.getMessageID();
     int command = request.getCommand();
     stats.onRequest(command);
-    if ((command == Command.PUT || command == Command.GET || command == Command.REMOVE)
-        && validKey(request) && routeElsewhere(from, msg, request, out)) {
-      return;
+    // The key is copied out of the request once, for routing and the store; null if invalid.
+    byte[] key = null;
+    if (command == Command.PUT || command == Command.GET || command == Command.REMOVE) {
+      key = validKey(request) ? request.getKey().toByteArray() : null;
+      if (key != null && routeElsewhere(from, msg, key, out)) {
+        return;
+      }
     }
     switch (command) {
       case Command.PUT:
-        onPut(from, id, request, nowMs, out);
+        onPut(from, id, key, request, nowMs, out);
         break;
       case Command.GET:
-        onGet(from, id, request, out);
+        onGet(from, id, key, out);
         break;
       case Command.REMOVE:
-        onRemove(from, id, request, nowMs, out);
+        onRemove(from, id, key, nowMs, out);
         break;
       case Command.SHUTDOWN:
         onShutdown(from, id, out);
@@ -168,9 +172,8 @@ public final class Node {
    * Forwards a request whose key another live member owns; returns false when this node owns it
    * and must execute it.
    */
-  private boolean routeElsewhere(long client, PeerMsg msg, KVRequest request, Outbox out) {
-    ByteString key = request.getKey();
-    int owner = ring.owner(Ring.keyToken(key.toByteArray(), 0, key.size()), membership.live());
+  private boolean routeElsewhere(long client, PeerMsg msg, byte[] key, Outbox out) {
+    int owner = ring.owner(Ring.keyToken(key, 0, key.length), membership.live());
     if (owner == self || owner < 0) {
       return false;
     }
@@ -217,8 +220,9 @@ public final class Node {
         .toByteArray());
   }
 
-  private void onPut(long from, ByteString id, KVRequest request, long nowMs, Outbox out) {
-    if (!validKey(request)) {
+  private void onPut(long from, ByteString id, byte[] key, KVRequest request, long nowMs,
+      Outbox out) {
+    if (key == null) {
       reply(from, id, ErrorCode.INVALID_KEY, out);
       return;
     }
@@ -230,7 +234,6 @@ public final class Node {
     if (answeredFromCache(from, id, out) || !reserveReply(from, id, nowMs, out)) {
       return;
     }
-    byte[] key = request.getKey().toByteArray();
     if (store.lengthAfterPut(key, value.size()) > config.storeLengthMax()) {
       // Not executed, so not cached: a retry after space frees up may run, once.
       reply(from, id, ErrorCode.OUT_OF_SPACE, out);
@@ -243,12 +246,12 @@ public final class Node {
     remember(from, id, ErrorCode.SUCCESS, nowMs, out);
   }
 
-  private void onGet(long from, ByteString id, KVRequest request, Outbox out) {
-    if (!validKey(request)) {
+  private void onGet(long from, ByteString id, byte[] key, Outbox out) {
+    if (key == null) {
       reply(from, id, ErrorCode.INVALID_KEY, out);
       return;
     }
-    byte[] record = store.get(request.getKey().toByteArray());
+    byte[] record = store.get(key);
     if (record == null) {
       reply(from, id, ErrorCode.NOT_FOUND, out);
       return;
@@ -263,15 +266,15 @@ public final class Node {
         .build(), out);
   }
 
-  private void onRemove(long from, ByteString id, KVRequest request, long nowMs, Outbox out) {
-    if (!validKey(request)) {
+  private void onRemove(long from, ByteString id, byte[] key, long nowMs, Outbox out) {
+    if (key == null) {
       reply(from, id, ErrorCode.INVALID_KEY, out);
       return;
     }
     if (answeredFromCache(from, id, out) || !reserveReply(from, id, nowMs, out)) {
       return;
     }
-    boolean removed = store.remove(request.getKey().toByteArray());
+    boolean removed = store.remove(key);
     remember(from, id, removed ? ErrorCode.SUCCESS : ErrorCode.NOT_FOUND, nowMs, out);
   }
 

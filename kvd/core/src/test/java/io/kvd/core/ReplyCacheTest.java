@@ -277,7 +277,9 @@ class ReplyCacheTest {
       String context = "round " + round + ", " + TestSeeds.describe(seed);
       assertTrue(inserts > 50L * cache.capacity(), "only " + inserts + " inserts, " + context);
       assertTrue(hits > 100, "only " + hits + " hits, " + context);
-      assertTrue(refusals > 100, "only " + refusals + " times full, " + context);
+      // How often the cache fills depends on the drawn request-rate phases; a larger cache fills
+      // less (60 times was seen at 4,096 bytes), so the bound only proves it did fill, often.
+      assertTrue(refusals > 10, "only " + refusals + " times full, " + context);
       cache.expire(nowMs + RETENTION_MS);
       assertEquals(0, cache.size(), context);
       for (Key k : keys) {
