@@ -16,6 +16,13 @@ public final class Invariants {
   }
 
   /** Like {@link #check(boolean, String)}, formatting the message only when it fails. */
+  public static void check(boolean condition, String format, long a) {
+    if (!condition) {
+      throw new IllegalStateException("invariant violated: " + String.format(format, a));
+    }
+  }
+
+  /** Like {@link #check(boolean, String)}, formatting the message only when it fails. */
   public static void check(boolean condition, String format, long a, long b) {
     if (!condition) {
       throw new IllegalStateException("invariant violated: " + String.format(format, a, b));

@@ -9,11 +9,13 @@ import io.kvd.core.cluster.Ring;
 import io.kvd.core.codec.ClientCodec;
 import io.kvd.core.codec.ClientCodec.DropReason;
 import io.kvd.core.codec.ClientCodec.DecodeException;
+import io.kvd.core.replication.Replication;
 import io.kvd.core.store.Store;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.ClientProtocol.KVResponse;
 import io.kvd.proto.PeerProtocol.Gossip;
 import io.kvd.proto.PeerProtocol.PeerMsg;
+import io.kvd.proto.PeerProtocol.Replica;
 
 /**
  * One kvd node's logic, free of I/O: it is fed datagrams and the current time, and writes replies
@@ -48,6 +50,8 @@ public final class Node {
   private long lastNowMs;
   private Outbox gossipOut;
   private final Membership.Sender gossipSender = this::sendGossip;
+  private final Replication replication;
+  private long declaredDeadSeen;
 
   /** A node alone: it owns every key. */
   public Node(NodeConfig config) {
@@ -63,6 +67,12 @@ public final class Node {
     this.store = new Store(config.hashSeed());
     this.replies = new ReplyCache(config.replyCacheLengthMax(), config.replyRetentionMs(),
         Hashing.mix64(config.hashSeed() + 1));
+    this.replication = new Replication(ring, membership, store, replies, this.config,
+        cluster.replication(), this::send);
+  }
+
+  public Replication replication() {
+    return replication;
   }
 
   public NodeConfig config() {
@@ -105,6 +115,10 @@ public final class Node {
       onGossip(from, msg, nowMs, out);
       return;
     }
+    if (msg.getReplica()) {
+      onReplica(from, msg, nowMs, out);
+      return;
+    }
     KVRequest request;
     try {
       request = ClientCodec.decodeRequest(msg.getPayload());
@@ -132,7 +146,7 @@ public final class Node {
         onPut(from, id, key, request, nowMs, out);
         break;
       case Command.GET:
-        onGet(from, id, key, out);
+        onGet(from, id, key, nowMs, out);
         break;
       case Command.REMOVE:
         onRemove(from, id, key, nowMs, out);
@@ -166,6 +180,22 @@ public final class Node {
     replies.expire(nowMs);
     gossipOut = out;
     membership.onTick(nowMs, gossipSender);
+    replication.onTick(nowMs, out);
+  }
+
+  private void onReplica(long from, PeerMsg msg, long nowMs, Outbox out) {
+    int member = ring.indexOf(from);
+    Replica replica;
+    try {
+      replica = member < 0 ? null : Replica.parseFrom(msg.getPayload());
+    } catch (InvalidProtocolBufferException e) {
+      replica = null;
+    }
+    if (replica == null) {
+      stats.onDrop(DropReason.MALFORMED);
+      return;
+    }
+    replication.onMessage(member, replica, nowMs, out);
   }
 
   /**
@@ -206,6 +236,14 @@ public final class Node {
     stats.onGossipReceived();
     gossipOut = out;
     membership.onGossip(from, gossip, nowMs, gossipSender);
+    if (membership.declaredDeadCount() != declaredDeadSeen) {
+      // The others declared this node dead and gave its keys to other replicas: what it holds
+      // may be stale and must not come back. Forget it; repair fills the node in again.
+      declaredDeadSeen = membership.declaredDeadCount();
+      store.clear();
+      replication.forget();
+      stats.onForgotten();
+    }
   }
 
   private void sendGossip(long to, Gossip gossip) {
@@ -234,36 +272,16 @@ public final class Node {
     if (answeredFromCache(from, id, out) || !reserveReply(from, id, nowMs, out)) {
       return;
     }
-    if (store.lengthAfterPut(key, value.size()) > config.storeLengthMax()) {
-      // Not executed, so not cached: a retry after space frees up may run, once.
-      reply(from, id, ErrorCode.OUT_OF_SPACE, out);
-      return;
-    }
-    byte[] bytes = value.toByteArray();
-    store.put(key, bytes, 0, bytes.length, request.getVersion());
-    Invariants.check(store.length() <= config.storeLengthMax(), "store holds %d of %d bytes",
-        store.length(), config.storeLengthMax());
-    remember(from, id, ErrorCode.SUCCESS, nowMs, out);
+    replication.submit(from, id, Command.PUT, key, value.toByteArray(), request.getVersion(),
+        nowMs, out);
   }
 
-  private void onGet(long from, ByteString id, byte[] key, Outbox out) {
+  private void onGet(long from, ByteString id, byte[] key, long nowMs, Outbox out) {
     if (key == null) {
       reply(from, id, ErrorCode.INVALID_KEY, out);
       return;
     }
-    byte[] record = store.get(key);
-    if (record == null) {
-      reply(from, id, ErrorCode.NOT_FOUND, out);
-      return;
-    }
-    int offset = Store.valueOffset(record);
-    // Records are never modified once stored (a PUT replaces the whole record), so the reply may
-    // wrap the record's bytes instead of copying them.
-    send(from, id, KVResponse.newBuilder()
-        .setErrCode(ErrorCode.SUCCESS)
-        .setValue(UnsafeByteOperations.unsafeWrap(record, offset, record.length - offset))
-        .setVersion(Store.version(record))
-        .build(), out);
+    replication.submit(from, id, Command.GET, key, null, 0, nowMs, out);
   }
 
   private void onRemove(long from, ByteString id, byte[] key, long nowMs, Outbox out) {
@@ -274,15 +292,17 @@ public final class Node {
     if (answeredFromCache(from, id, out) || !reserveReply(from, id, nowMs, out)) {
       return;
     }
-    boolean removed = store.remove(key);
-    remember(from, id, removed ? ErrorCode.SUCCESS : ErrorCode.NOT_FOUND, nowMs, out);
+    replication.submit(from, id, Command.REMOVE, key, null, 0, nowMs, out);
   }
 
   private void onWipeout(long from, ByteString id, long nowMs, Outbox out) {
     if (answeredFromCache(from, id, out) || !reserveReply(from, id, nowMs, out)) {
       return;
     }
+    // This node only. It no longer vouches for any key until repair has caught it up, which
+    // refills it from the other replicas unless they are wiped too.
     store.clear();
+    replication.forget();
     remember(from, id, ErrorCode.SUCCESS, nowMs, out);
   }
 

@@ -7,6 +7,7 @@ import io.kvd.core.codec.ClientCodec.DropReason;
  * (metrics, admin requests) must go through the node's thread, as everything else does.
  */
 public final class NodeStats {
+  private long forgotten;
   private final long[] requestsByCommand = new long[Command.COUNT + 1];
   private final long[] repliesByErrCode = new long[ErrorCode.COUNT];
   private final long[] droppedByReason = new long[DropReason.values().length];
@@ -77,6 +78,15 @@ public final class NodeStats {
     if (errCode >= 0 && errCode < ErrorCode.COUNT) {
       repliesByErrCode[errCode]++;
     }
+  }
+
+  void onForgotten() {
+    forgotten++;
+  }
+
+  /** Times this node forgot its data because the others had declared it dead. */
+  public long forgotten() {
+    return forgotten;
   }
 
   void onReplyCacheHit() {

@@ -452,44 +452,44 @@ class NodeTest {
   @Test
   void fullStoreAnswersOutOfSpaceAndKeepsServing() {
     long emptyLength = new Store(0).length();
-    long recordLength = Store.recordLength(2, 1_000);
+    long recordLength = Store.recordLength(2, 999);
     long storeLengthMax = emptyLength + 5 * recordLength;
     node = new Node(NodeConfig.defaults(PID, storeLengthMax, 5));
     for (int i = 0; i < 5; i++) {
-      assertEquals(ErrorCode.SUCCESS, call(put(bytes("k" + i), value(1_000, i), i)).getErrCode());
+      assertEquals(ErrorCode.SUCCESS, call(put(bytes("k" + i), value(999, i), i)).getErrCode());
       assertTrue(node.store().length() <= storeLengthMax);
     }
     assertEquals(storeLengthMax, node.store().length(), "exactly full");
     ByteString refusedId = newId();
     assertEquals(ErrorCode.OUT_OF_SPACE,
-        call(CLIENT, refusedId, put(bytes("k5"), value(1_000, 5), 5)).getErrCode());
+        call(CLIENT, refusedId, put(bytes("k5"), value(999, 5), 5)).getErrCode());
     assertEquals(ErrorCode.OUT_OF_SPACE, call(put(bytes("k6"), value(0, 6), 6)).getErrCode(),
         "even an empty value needs a record");
     assertEquals(storeLengthMax, node.store().length());
 
-    assertEquals(value(1_000, 0), call(get("k0")).getValue());
+    assertEquals(value(999, 0), call(get("k0")).getValue());
     assertEquals(ErrorCode.NOT_FOUND, call(get("k5")).getErrCode());
     assertEquals(ErrorCode.SUCCESS, call(command(Command.IS_ALIVE)).getErrCode());
     assertEquals(ErrorCode.NOT_FOUND, call(remove("zz")).getErrCode());
 
-    // Overwrites that take no more room succeed; 1,001 bytes pad to the same record length.
-    assertEquals(ErrorCode.SUCCESS, call(put(bytes("k0"), value(1_000, 40), 40)).getErrCode());
-    assertEquals(value(1_000, 40), call(get("k0")).getValue());
-    assertEquals(ErrorCode.SUCCESS, call(put(bytes("k0"), value(1_001, 41), 41)).getErrCode());
+    // Overwrites that take no more room succeed; 1,000 bytes pad to the same record length as 999.
+    assertEquals(ErrorCode.SUCCESS, call(put(bytes("k0"), value(999, 40), 40)).getErrCode());
+    assertEquals(value(999, 40), call(get("k0")).getValue());
+    assertEquals(ErrorCode.SUCCESS, call(put(bytes("k0"), value(1_000, 41), 41)).getErrCode());
     assertEquals(ErrorCode.OUT_OF_SPACE,
         call(put(bytes("k0"), value(1_005, 42), 42)).getErrCode(), "one more padded word");
-    assertEquals(value(1_001, 41), call(get("k0")).getValue());
+    assertEquals(value(1_000, 41), call(get("k0")).getValue());
     assertTrue(node.store().length() <= storeLengthMax);
 
     assertEquals(ErrorCode.SUCCESS, call(remove("k1")).getErrCode());
     assertEquals(ErrorCode.SUCCESS,
-        call(CLIENT, refusedId, put(bytes("k5"), value(1_000, 5), 5)).getErrCode(),
+        call(CLIENT, refusedId, put(bytes("k5"), value(999, 5), 5)).getErrCode(),
         "the refused PUT was not cached, so its retry runs now that it fits");
-    assertEquals(value(1_000, 5), call(get("k5")).getValue());
-    assertEquals(ErrorCode.OUT_OF_SPACE, call(put(bytes("k7"), value(1_000, 7), 7)).getErrCode());
+    assertEquals(value(999, 5), call(get("k5")).getValue());
+    assertEquals(ErrorCode.OUT_OF_SPACE, call(put(bytes("k7"), value(999, 7), 7)).getErrCode());
     assertTrue(node.store().length() <= storeLengthMax);
     assertEquals(ErrorCode.SUCCESS, call(command(Command.WIPEOUT)).getErrCode());
-    assertEquals(ErrorCode.SUCCESS, call(put(bytes("k7"), value(1_000, 7), 7)).getErrCode());
+    assertEquals(ErrorCode.SUCCESS, call(put(bytes("k7"), value(999, 7), 7)).getErrCode());
   }
 
   @Test

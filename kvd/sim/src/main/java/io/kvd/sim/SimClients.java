@@ -33,6 +33,8 @@ public final class SimClients {
   private final List<Operation> history = new ArrayList<>();
   private final Map<Long, Client> byAddress = new HashMap<>();
   private long untilMs;
+  private final java.util.ArrayDeque<String> readBackKeys = new java.util.ArrayDeque<>();
+  private boolean readBack;
   private long nextValue = 1;
   private long nextOperation = 1;
 
@@ -54,14 +56,33 @@ public final class SimClients {
   }
 
   public SimClients(Simulation sim, int clients, int keys, long seed) {
+    this(sim, clients, keys, seed, 1);
+  }
+
+  private SimClients(Simulation sim, int clients, int keys, long seed, int firstIndex) {
     this.sim = sim;
     this.random = new SplittableRandom(seed);
     this.keys = keys;
     for (int c = 0; c < clients; c++) {
-      Client client = new Client(c + 1);
+      Client client = new Client(firstIndex + c);
       byAddress.put(client.address, client);
     }
     sim.setClientReplies(this::onReply);
+  }
+
+  /**
+   * Clients (numbered from {@code firstIndex}, so that their histories can be merged with another
+   * set's) that GET each of {@code keys} keys once, after the workload, to find lost writes.
+   * They take over the simulation's client replies from any earlier set.
+   */
+  public static SimClients readBack(Simulation sim, int clients, int keys, long seed,
+      int firstIndex) {
+    SimClients readers = new SimClients(sim, clients, keys, seed, firstIndex);
+    readers.readBack = true;
+    for (int k = 0; k < keys; k++) {
+      readers.readBackKeys.add("key-" + k);
+    }
+    return readers;
   }
 
   /** Starts every client now; they stop issuing new operations at {@code untilMs}. */
@@ -84,13 +105,13 @@ public final class SimClients {
   }
 
   private void next(Client c) {
-    if (sim.nowMs() >= untilMs) {
+    if (sim.nowMs() >= untilMs || (readBack && readBackKeys.isEmpty())) {
       return;
     }
-    int dice = random.nextInt(10);
+    int dice = readBack ? 5 : random.nextInt(10);
     c.type = dice < 4 ? Operation.Type.PUT : dice < 9 ? Operation.Type.GET
         : Operation.Type.REMOVE;
-    c.key = "key-" + random.nextInt(keys);
+    c.key = readBack ? readBackKeys.poll() : "key-" + random.nextInt(keys);
     c.value = c.type == Operation.Type.PUT ? nextValue++ : Operation.ABSENT;
     c.invokeMs = sim.nowMs();
     c.attempt = 0;

@@ -72,6 +72,8 @@ public final class Membership {
   private final long[] relayExpiresAtMs;
 
   private long messagesSent;
+  private long declaredDead;
+  private long viewVersion;
 
   public Membership(Ring ring, long selfAddress, long incarnationInitial, MembershipConfig config,
       long seed) {
@@ -119,6 +121,19 @@ public final class Membership {
   /** Per member index, whether it is believed alive or suspect (the ring routes to those). */
   public boolean[] live() {
     return live;
+  }
+
+  /**
+   * How many times this node has heard itself declared dead (and refuted). The others have moved
+   * its data elsewhere meanwhile, so the node must forget what it holds and catch up again.
+   */
+  public long declaredDeadCount() {
+    return declaredDead;
+  }
+
+  /** Counts changes of {@link #live()}: equal versions mean the same view. */
+  public long viewVersion() {
+    return viewVersion;
   }
 
   public Status status(int member) {
@@ -324,6 +339,9 @@ public final class Membership {
     Status next = toStatus(update.getStatus());
     if (m == self) {
       if (next != Status.ALIVE && inc >= incarnation[self]) {
+        if (next == Status.DEAD) {
+          declaredDead++;
+        }
         incarnation[self] = inc + 1; // Refute: we are alive, at a newer incarnation.
         retransmitsLeft[self] = retransmits;
       }
@@ -364,6 +382,7 @@ public final class Membership {
     if (live[m] != nowLive) {
       live[m] = nowLive;
       liveCount += nowLive ? 1 : -1;
+      viewVersion++;
     }
     Invariants.check(liveCount >= 1 && liveCount <= status.length, "live count %d of %d",
         liveCount, status.length);

@@ -42,7 +42,7 @@ class StoreTest {
   }
 
   private static void put(Store store, byte[] key, byte[] value, int version) {
-    store.put(key, value, 0, value.length, version);
+    store.put(key, value, 0, value.length, version, version + 1L);
   }
 
   @Test
@@ -102,37 +102,63 @@ class StoreTest {
         byte[] key = new byte[1 + (v * 7 + l) % 32];
         Arrays.fill(key, (byte) (v * 16 + l));
         int offset = (v + l) % 20;
-        store.put(key, source, offset, valueLengths[l], versions[v]);
+        store.put(key, source, offset, valueLengths[l], versions[v], 7L << 40);
         byte[] record = store.get(key);
         assertEquals(versions[v], Store.version(record), "version " + versions[v]);
         assertArrayEquals(Arrays.copyOfRange(source, offset, offset + valueLengths[l]),
             valueOf(record), "value of " + valueLengths[l] + " bytes at offset " + offset);
-        assertEquals(1 + key.length + 4, Store.valueOffset(record));
+        assertEquals(1 + key.length + 13, Store.valueOffset(record));
+        assertEquals(7L << 40, Store.stamp(record));
+        assertFalse(Store.isTombstone(record));
       }
     }
   }
 
   @Test
+  void tombstonesKeepTheirStampAndTimeAndCopiesKeepTheirBytes() {
+    Store store = new Store(5);
+    byte[] key = key("gone");
+    store.putTombstone(key, 99L << 16 | 3, 1_234);
+    byte[] record = store.get(key);
+    assertTrue(Store.isTombstone(record));
+    assertEquals(99L << 16 | 3, Store.stamp(record));
+    assertEquals(1_234, Store.tombstoneAtMs(record));
+    assertEquals(Store.recordLength(4, Store.TOMBSTONE_VALUE_LENGTH), store.length()
+        - tableLength(CAPACITY_MIN));
+    Store copy = new Store(6);
+    copy.putRecord(key, record, 0, record.length, 5_000);
+    assertEquals(5_000, Store.tombstoneAtMs(copy.get(key)), "a copy is dated when stored");
+    assertEquals(Store.stamp(record), Store.stamp(copy.get(key)));
+    put(store, key, key("back"), 4);
+    assertFalse(Store.isTombstone(store.get(key)));
+    copy.putRecord(key, store.get(key), 0, store.get(key).length, 6_000);
+    assertArrayEquals(store.get(key), copy.get(key));
+    assertArrayEquals(key, Store.key(copy.get(key)));
+    assertThrows(IllegalStateException.class,
+        () -> copy.putRecord(key("othr"), record, 0, record.length, 0));
+  }
+
+  @Test
   void recordLengthIsHeaderPlusContentRoundedUpToEightBytes() {
-    // 16 header + 1 key length + key + 4 version + value, padded to a multiple of 8.
-    assertEquals(24, Store.recordLength(1, 0));   // 22 -> 24
-    assertEquals(24, Store.recordLength(3, 0));   // 24
-    assertEquals(32, Store.recordLength(4, 0));   // 25 -> 32
-    assertEquals(56, Store.recordLength(32, 0));  // 53 -> 56
-    assertEquals(1024, Store.recordLength(2, 1000));  // 1023 -> 1024
-    assertEquals(10_056, Store.recordLength(32, 10_000));  // 10,053 -> 10,056
+    // 16 header + 1 key length + key + 1 flags + 8 stamp + 4 version + value, padded to 8.
+    assertEquals(32, Store.recordLength(1, 0));   // 31 -> 32
+    assertEquals(32, Store.recordLength(2, 0));   // 32
+    assertEquals(40, Store.recordLength(3, 0));   // 33 -> 40
+    assertEquals(64, Store.recordLength(32, 0));  // 62 -> 64
+    assertEquals(1032, Store.recordLength(2, 1000));  // 1032
+    assertEquals(10_064, Store.recordLength(32, 10_000));  // 10,062 -> 10,064
   }
 
   @Test
   void rejectsKeysAndValuesOutsideTheProtocolLimits() {
     Store store = new Store(3);
     byte[] value = new byte[10_001];
-    assertThrows(IllegalStateException.class, () -> store.put(new byte[0], value, 0, 1, 0));
-    assertThrows(IllegalStateException.class, () -> store.put(new byte[33], value, 0, 1, 0));
-    assertThrows(IllegalStateException.class, () -> store.put(new byte[1], value, 0, 10_001, 0));
+    assertThrows(IllegalStateException.class, () -> store.put(new byte[0], value, 0, 1, 0, 1));
+    assertThrows(IllegalStateException.class, () -> store.put(new byte[33], value, 0, 1, 0, 1));
+    assertThrows(IllegalStateException.class, () -> store.put(new byte[1], value, 0, 10_001, 0, 1));
     assertEquals(0, store.size());
     assertEquals(tableLength(CAPACITY_MIN), store.length(), "nothing was counted");
-    store.put(new byte[32], value, 0, 10_000, 0);
+    store.put(new byte[32], value, 0, 10_000, 0, 1);
     assertEquals(1, store.size());
   }
 

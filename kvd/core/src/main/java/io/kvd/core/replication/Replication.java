@@ -1,0 +1,662 @@
+package io.kvd.core.replication;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import io.kvd.core.Command;
+import io.kvd.core.ErrorCode;
+import io.kvd.core.Invariants;
+import io.kvd.core.NodeConfig;
+import io.kvd.core.Outbox;
+import io.kvd.core.ReplyCache;
+import io.kvd.core.cluster.Membership;
+import io.kvd.core.cluster.Ring;
+import io.kvd.core.store.Store;
+import io.kvd.proto.ClientProtocol.KVResponse;
+import io.kvd.proto.PeerProtocol.Replica;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Replication of PUT, GET and REMOVE over the key's replica set: its primary (the first live
+ * member clockwise on the ring) and the next {@code replicationFactor - 1} distinct live members.
+ *
+ * <p><b>Coordinator.</b> The primary coordinates every request for its keys, one at a time per
+ * key (later requests for the key queue behind). Each write gets a stamp, {@code (counter << 16) |
+ * writer}, above every stamp the coordinator has seen for the key, so a key's writes are totally
+ * ordered and replicas keep the highest stamp they are sent.
+ * <ul>
+ *   <li><b>Write</b> (PUT, REMOVE): the coordinator stores the new record and sends it to every
+ *       other replica; it acknowledges the client only when <em>every</em> member of the key's
+ *       current replica set holds it. A replica that does not answer delays the write until the
+ *       failure detector removes it from the set (its replacement then receives the write). So
+ *       every acknowledged write is on every replica that was in the set when it was acknowledged,
+ *       and a later primary, which was in that set or caught up from it, has it.
+ *   <li><b>Read</b> (GET, and a write whose coordinator is not {@link Repair#readyFor ready} for
+ *       the key, so that its stamp may be too low): the coordinator asks the replicas for their
+ *       stamp and needs a majority of the set (itself included) that are ready for the key; it
+ *       takes the highest stamp among all answers. If fewer than a majority hold that stamp (a
+ *       write in progress or a replica behind) it writes the record back to a majority before
+ *       answering, so no later read can return an older one.
+ * </ul>
+ * A node that sees no majority of the static member list live refuses everything (the minority
+ * side of a partition must not answer), as does a coordinator that cannot gather a read quorum
+ * within {@code readTimeoutMs}: it answers OVERLOAD with a wait, having changed nothing. A write
+ * that cannot reach every replica within {@code writeTimeoutMs} is abandoned without an answer:
+ * its outcome is unknown to the client, and repair spreads it if any replica kept it.
+ *
+ * <p><b>At-most-once across replicas.</b> A write carries its client request's identity and
+ * result, and replicas put them in their reply caches, so that a retry coordinated by the next
+ * primary is answered, not executed again.
+ */
+public final class Replication {
+  /** How the host answers a client. */
+  public interface Replier {
+    void send(long client, ByteString messageId, KVResponse response, Outbox out);
+  }
+
+  private static final int PHASE_READ = 1;
+  private static final int PHASE_WRITE = 2;
+
+  private final Peers peers;
+  private final Repair repair;
+  private final ReplicationConfig config;
+  private final NodeConfig nodeConfig;
+  private final ReplyCache replies;
+  private final Replier replier;
+  private final Map<ByteBuffer, Op> active = new HashMap<>();
+  private final Map<Long, Op> byId = new HashMap<>();
+  private final ArrayList<Op> due = new ArrayList<>();
+  private final int[] set;
+  private int ops;
+  private long nextOpId = 1;
+
+  // Counters.
+  private long refusedNoMajority;
+  private long refusedNoQuorum;
+  private long writesAbandoned;
+  private long writeBacks;
+  private long duplicatesDropped;
+
+  /** One client request at its coordinator. */
+  private static final class Op {
+    final long id;
+    final int command;
+    final byte[] key;
+    final ByteBuffer keyRef;
+    final long token;
+    final long client;
+    final ByteString messageId;
+    final byte[] value;
+    final int version;
+    Op next;
+
+    int phase;
+    long phaseStartedMs;
+    long nextSendMs;
+    // READ: who answered, with what stamp, and whether it was ready.
+    int[] respondents = new int[8];
+    long[] stamps = new long[8];
+    boolean[] ready = new boolean[8];
+    int respondentCount;
+    long maxStamp;
+    byte[] maxRecord;
+    // WRITE: the record and who holds it.
+    byte[] record;
+    long recordStamp;
+    boolean needAll;
+    int result;
+    int[] acked = new int[16];
+    int ackedCount;
+    int[] refusedNoRoom = new int[16];
+    int refusedCount;
+
+    Op(long id, int command, byte[] key, long client, ByteString messageId, byte[] value,
+        int version) {
+      this.id = id;
+      this.command = command;
+      this.key = key;
+      this.keyRef = ByteBuffer.wrap(key);
+      this.token = Peers.tokenOf(key);
+      this.client = client;
+      this.messageId = messageId;
+      this.value = value;
+      this.version = version;
+    }
+  }
+
+  public Replication(Ring ring, Membership membership, Store store, ReplyCache replies,
+      NodeConfig nodeConfig, ReplicationConfig config, Replier replier) {
+    this.config = config.validate();
+    this.nodeConfig = nodeConfig;
+    this.replies = replies;
+    this.replier = replier;
+    this.peers = new Peers(ring, membership, store, membership.selfIndex(),
+        config.replicationFactor());
+    this.repair = new Repair(peers, config, nodeConfig.storeLengthMax());
+    this.set = new int[config.replicationFactor()];
+  }
+
+  public Repair repair() {
+    return repair;
+  }
+
+  /** Client operations in progress or queued here. */
+  public int operations() {
+    return ops;
+  }
+
+  /**
+   * Coordinates a PUT, GET or REMOVE of a valid key (the host has checked the value's length, the
+   * reply cache and its room).
+   */
+  public void submit(long client, ByteString messageId, int command, byte[] key, byte[] value,
+      int version, long nowMs, Outbox out) {
+    lastNowMs = nowMs;
+    if (!peers.majorityLive()) {
+      refusedNoMajority++;
+      refuse(client, messageId, out);
+      return;
+    }
+    ByteBuffer keyRef = ByteBuffer.wrap(key);
+    Op head = active.get(keyRef);
+    for (Op o = head; o != null; o = o.next) {
+      if (o.client == client && o.messageId.equals(messageId)) {
+        duplicatesDropped++; // a retry of a request in progress: it will be answered
+        return;
+      }
+    }
+    if (ops >= config.opsMax()) {
+      replier.send(client, messageId, KVResponse.newBuilder().setErrCode(ErrorCode.OVERLOAD)
+          .setOverloadWaitTime(config.unavailableWaitMs()).build(), out);
+      return;
+    }
+    Op op = new Op(nextOpId++, command, key, client, messageId, value, version);
+    ops++;
+    if (head == null) {
+      active.put(keyRef, op);
+      start(op, nowMs, out);
+    } else {
+      Op tail = head;
+      while (tail.next != null) {
+        tail = tail.next;
+      }
+      tail.next = op;
+    }
+  }
+
+  private void start(Op op, long nowMs, Outbox out) {
+    byId.put(op.id, op);
+    Store store = peers.store;
+    if (op.command == Command.PUT
+        && store.lengthAfterPut(op.key, op.value.length) > nodeConfig.storeLengthMax()) {
+      // Not executed, so not cached: a retry after space frees up may run, once.
+      complete(op, ErrorCode.OUT_OF_SPACE, false, out);
+      finish(op, out, nowMs);
+      return;
+    }
+    byte[] local = store.get(op.key);
+    if (op.command != Command.GET && repair.readyFor(op.token)) {
+      // This node holds every acknowledged write of the key: its stamp is high enough.
+      long stamp = local == null ? 0 : Store.stamp(local);
+      if (op.command == Command.PUT) {
+        beginClientWrite(op, stamp, nowMs, out);
+        return;
+      }
+      if (local != null && !Store.isTombstone(local)) {
+        beginClientWrite(op, stamp, nowMs, out);
+        return;
+      }
+    }
+    op.phase = PHASE_READ;
+    op.phaseStartedMs = nowMs;
+    op.maxStamp = local == null ? 0 : Store.stamp(local);
+    addRespondent(op, peers.self, op.maxStamp, repair.readyFor(op.token));
+    sendReads(op, nowMs, out);
+    maybeFinishRead(op, nowMs, out);
+  }
+
+  private void sendReads(Op op, long nowMs, Outbox out) {
+    op.nextSendMs = nowMs + config.resendMs();
+    int n = peers.replicas(op.token, set);
+    Replica read = null;
+    for (int i = 0; i < n; i++) {
+      if (set[i] != peers.self && respondentIndex(op, set[i]) < 0) {
+        if (read == null) {
+          read = Replica.newBuilder().setKind(Replica.Kind.READ).setOp(op.id)
+              .setKey(ByteString.copyFrom(op.key)).setStamp(op.maxStamp).build();
+        }
+        peers.send(set[i], read, out);
+      }
+    }
+  }
+
+  private void maybeFinishRead(Op op, long nowMs, Outbox out) {
+    int n = peers.replicas(op.token, set);
+    int readyInSet = 0;
+    for (int i = 0; i < op.respondentCount; i++) {
+      if (op.ready[i] && contains(set, n, op.respondents[i])) {
+        readyInSet++;
+      }
+    }
+    if (readyInSet < Peers.quorum(n)) {
+      return;
+    }
+    Store store = peers.store;
+    if (op.maxRecord != null) {
+      // A replica had a newer record: keep it here too (the first step of writing it back).
+      int merged = Repair.merge(store, nodeConfig.storeLengthMax(), op.key,
+          UnsafeByteOperations.unsafeWrap(op.maxRecord), nowMs);
+      if (merged == Repair.MERGE_STORED || merged == Repair.MERGE_HELD) {
+        setStamp(op, peers.self, Store.stamp(store.get(op.key)));
+      }
+    }
+    byte[] best = op.maxRecord;
+    byte[] local = store.get(op.key);
+    if (local != null && Store.stamp(local) >= op.maxStamp) {
+      best = local;
+    }
+    int holders = 0;
+    for (int i = 0; i < op.respondentCount; i++) {
+      holders += op.stamps[i] == op.maxStamp ? 1 : 0;
+    }
+    boolean settled = op.maxStamp == 0 || holders >= Peers.quorum(n);
+    boolean absent = best == null || Store.isTombstone(best);
+    switch (op.command) {
+      case Command.GET:
+        op.result = absent ? ErrorCode.NOT_FOUND : ErrorCode.SUCCESS;
+        if (settled) {
+          answerGet(op, best, out);
+          finish(op, out, nowMs);
+        } else {
+          beginWriteBack(op, best, nowMs, out);
+        }
+        break;
+      case Command.PUT:
+        beginClientWrite(op, op.maxStamp, nowMs, out);
+        break;
+      default: // REMOVE
+        if (!absent) {
+          beginClientWrite(op, op.maxStamp, nowMs, out);
+        } else if (settled) {
+          complete(op, ErrorCode.NOT_FOUND, true, out);
+          finish(op, out, nowMs);
+        } else {
+          op.result = ErrorCode.NOT_FOUND;
+          beginWriteBack(op, best, nowMs, out);
+        }
+        break;
+    }
+  }
+
+  /** A new write of the key, stamped above {@code seenStamp}. */
+  private void beginClientWrite(Op op, long seenStamp, long nowMs, Outbox out) {
+    long stamp = (((seenStamp >>> 16) + 1) << 16) | peers.self;
+    Store store = peers.store;
+    if (op.command == Command.PUT) {
+      if (store.lengthAfterPut(op.key, op.value.length) > nodeConfig.storeLengthMax()) {
+        complete(op, ErrorCode.OUT_OF_SPACE, false, out);
+        finish(op, out, nowMs);
+        return;
+      }
+      store.put(op.key, op.value, 0, op.value.length, op.version, stamp);
+    } else if (peers.ring.size() == 1) {
+      store.remove(op.key); // alone: no other copy can bring the value back
+    } else {
+      store.putTombstone(op.key, stamp, nowMs);
+    }
+    Invariants.check(store.length() <= nodeConfig.storeLengthMax(),
+        "store holds %d of %d bytes", store.length(), nodeConfig.storeLengthMax());
+    op.record = store.get(op.key);
+    op.recordStamp = stamp;
+    if (op.record == null) { // removed outright, alone
+      complete(op, ErrorCode.SUCCESS, true, out);
+      finish(op, out, nowMs);
+      return;
+    }
+    op.needAll = true;
+    op.result = ErrorCode.SUCCESS;
+    beginWrite(op, nowMs, out);
+  }
+
+  /** Writes the newest record a read found back to a majority before answering. */
+  private void beginWriteBack(Op op, byte[] best, long nowMs, Outbox out) {
+    writeBacks++;
+    op.record = best;
+    op.recordStamp = Store.stamp(best);
+    op.needAll = false;
+    beginWrite(op, nowMs, out);
+  }
+
+  private void beginWrite(Op op, long nowMs, Outbox out) {
+    op.phase = PHASE_WRITE;
+    op.phaseStartedMs = nowMs;
+    op.ackedCount = 0;
+    op.refusedCount = 0;
+    sendWrites(op, nowMs, out);
+    maybeFinishWrite(op, nowMs, out);
+  }
+
+  private void sendWrites(Op op, long nowMs, Outbox out) {
+    op.nextSendMs = nowMs + config.resendMs();
+    int n = peers.replicas(op.token, set);
+    Replica write = null;
+    for (int i = 0; i < n; i++) {
+      int m = set[i];
+      if (m == peers.self || indexOf(op.acked, op.ackedCount, m) >= 0
+          || indexOf(op.refusedNoRoom, op.refusedCount, m) >= 0) {
+        continue;
+      }
+      if (write == null) {
+        Replica.Builder b = Replica.newBuilder().setKind(Replica.Kind.WRITE).setOp(op.id)
+            .setKey(ByteString.copyFrom(op.key)).setStamp(op.recordStamp)
+            .setRecord(ByteString.copyFrom(op.record));
+        if (op.needAll && op.command != Command.GET) {
+          b.setClient(op.client).setClientMessageId(op.messageId).setErrCode(op.result);
+        }
+        write = b.build();
+      }
+      peers.send(m, write, out);
+    }
+  }
+
+  private void maybeFinishWrite(Op op, long nowMs, Outbox out) {
+    int n = peers.replicas(op.token, set);
+    int holders = 0;
+    int refused = 0;
+    for (int i = 0; i < n; i++) {
+      int m = set[i];
+      if (m == peers.self) {
+        byte[] local = peers.store.get(op.key);
+        holders += local != null && Store.stamp(local) >= op.recordStamp ? 1 : 0;
+      } else if (indexOf(op.acked, op.ackedCount, m) >= 0) {
+        holders++;
+      } else if (indexOf(op.refusedNoRoom, op.refusedCount, m) >= 0) {
+        refused++;
+      }
+    }
+    int needed = op.needAll ? n : Peers.quorum(n);
+    if (holders >= needed) {
+      if (op.command == Command.GET) {
+        answerGet(op, op.record, out);
+      } else {
+        complete(op, op.result, true, out);
+      }
+      finish(op, out, nowMs);
+    } else if (refused > 0 && holders + refused >= n) {
+      // Replicas are full: the write may stay on some of them (repair spreads it if so).
+      complete(op, ErrorCode.OUT_OF_SPACE, false, out);
+      finish(op, out, nowMs);
+    }
+  }
+
+  private void answerGet(Op op, byte[] record, Outbox out) {
+    if (record == null || Store.isTombstone(record)) {
+      replier.send(op.client, op.messageId,
+          KVResponse.newBuilder().setErrCode(ErrorCode.NOT_FOUND).build(), out);
+      return;
+    }
+    int offset = Store.valueOffset(record);
+    // Records are never modified once stored, so the reply may wrap the record's bytes.
+    replier.send(op.client, op.messageId, KVResponse.newBuilder()
+        .setErrCode(ErrorCode.SUCCESS)
+        .setValue(UnsafeByteOperations.unsafeWrap(record, offset, record.length - offset))
+        .setVersion(Store.version(record))
+        .build(), out);
+  }
+
+  /** Answers a PUT or REMOVE; a definite result is remembered for retries. */
+  private void complete(Op op, int errCode, boolean remember, Outbox out) {
+    if (remember) {
+      rememberReply(op.client, op.messageId, errCode, lastNowMs);
+    }
+    replier.send(op.client, op.messageId, KVResponse.newBuilder().setErrCode(errCode).build(),
+        out);
+  }
+
+  private long lastNowMs;
+
+  private void rememberReply(long client, ByteString messageId, int errCode, long nowMs) {
+    long high = idWord(messageId, 0);
+    long low = idWord(messageId, 8);
+    if (replies.lookup(client, high, low, messageId.size()) == ReplyCache.MISS
+        && replies.hasRoom(nowMs)) {
+      replies.insert(client, high, low, messageId.size(), errCode, nowMs);
+    }
+  }
+
+  private void refuse(long client, ByteString messageId, Outbox out) {
+    replier.send(client, messageId, KVResponse.newBuilder().setErrCode(ErrorCode.OVERLOAD)
+        .setOverloadWaitTime(config.unavailableWaitMs()).build(), out);
+  }
+
+  private void finish(Op op, Outbox out, long nowMs) {
+    byId.remove(op.id);
+    ops--;
+    Invariants.check(ops >= 0, "operations %d", ops);
+    Invariants.check(active.get(op.keyRef) == op, "finished an operation not at the head");
+    if (op.next != null) {
+      active.put(op.keyRef, op.next);
+      start(op.next, nowMs, out);
+    } else {
+      active.remove(op.keyRef);
+    }
+  }
+
+  /** Resends, timeouts and repair. */
+  public void onTick(long nowMs, Outbox out) {
+    lastNowMs = nowMs;
+    due.clear();
+    for (Op op : byId.values()) {
+      if (nowMs >= op.nextSendMs) {
+        due.add(op);
+      }
+    }
+    for (Op op : due) {
+      if (byId.get(op.id) != op) {
+        continue;
+      }
+      if (op.phase == PHASE_READ) {
+        if (nowMs - op.phaseStartedMs >= config.readTimeoutMs()) {
+          refusedNoQuorum++;
+          refuse(op.client, op.messageId, out);
+          finish(op, out, nowMs);
+        } else {
+          sendReads(op, nowMs, out);
+          maybeFinishRead(op, nowMs, out);
+        }
+      } else if (op.phase == PHASE_WRITE) {
+        if (nowMs - op.phaseStartedMs >= config.writeTimeoutMs()) {
+          writesAbandoned++;
+          finish(op, out, nowMs);
+        } else {
+          sendWrites(op, nowMs, out);
+          maybeFinishWrite(op, nowMs, out);
+        }
+      }
+    }
+    repair.onTick(nowMs, out);
+  }
+
+  /** A replication or repair message from member {@code from}. */
+  public void onMessage(int from, Replica message, long nowMs, Outbox out) {
+    lastNowMs = nowMs;
+    switch (message.getKind()) {
+      case READ:
+        onRead(from, message, out);
+        break;
+      case READ_REPLY: {
+        Op op = byId.get(message.getOp());
+        if (op != null && op.phase == PHASE_READ && respondentIndex(op, from) < 0) {
+          onReadReply(op, from, message, nowMs, out);
+        }
+        break;
+      }
+      case WRITE:
+        onWrite(from, message, nowMs, out);
+        break;
+      case WRITE_ACK: {
+        Op op = byId.get(message.getOp());
+        if (op != null && op.phase == PHASE_WRITE && message.getStamp() == op.recordStamp) {
+          if (message.getOk()) {
+            op.ackedCount = add(op.acked, op.ackedCount, from);
+          } else if (message.getErrCode() == ErrorCode.OUT_OF_SPACE) {
+            op.refusedCount = add(op.refusedNoRoom, op.refusedCount, from);
+          }
+          maybeFinishWrite(op, nowMs, out);
+        }
+        break;
+      }
+      default:
+        repair.onMessage(from, message, nowMs, out);
+        break;
+    }
+  }
+
+  private void onRead(int from, Replica message, Outbox out) {
+    byte[] key = message.getKey().toByteArray();
+    if (key.length < 1 || key.length > NodeConfig.KEY_LENGTH_MAX) {
+      return;
+    }
+    byte[] local = peers.store.get(key);
+    long stamp = local == null ? 0 : Store.stamp(local);
+    Replica.Builder reply = Replica.newBuilder().setKind(Replica.Kind.READ_REPLY)
+        .setOp(message.getOp()).setStamp(stamp)
+        .setReady(repair.readyFor(Peers.tokenOf(key)));
+    if (stamp > message.getStamp()) {
+      reply.setRecord(ByteString.copyFrom(local));
+    }
+    peers.send(from, reply.build(), out);
+  }
+
+  private void onReadReply(Op op, int from, Replica message, long nowMs, Outbox out) {
+    long stamp = message.getStamp();
+    if (stamp > op.maxStamp) {
+      if (!message.hasRecord()) {
+        // Newer than ours, but sent without the record (our stamp rose meanwhile): ask again.
+        return;
+      }
+      byte[] record = message.getRecord().toByteArray();
+      if (!Repair.validRecord(op.key, record) || Store.stamp(record) != stamp) {
+        return;
+      }
+      op.maxStamp = stamp;
+      op.maxRecord = record;
+    }
+    addRespondent(op, from, stamp, message.getReady());
+    maybeFinishRead(op, nowMs, out);
+  }
+
+  private void onWrite(int from, Replica message, long nowMs, Outbox out) {
+    byte[] key = message.getKey().toByteArray();
+    if (key.length < 1 || key.length > NodeConfig.KEY_LENGTH_MAX) {
+      return;
+    }
+    int result = Repair.merge(peers.store, nodeConfig.storeLengthMax(), key,
+        message.getRecord(), nowMs);
+    if (result == Repair.MERGE_INVALID) {
+      return;
+    }
+    Replica.Builder ack = Replica.newBuilder().setKind(Replica.Kind.WRITE_ACK)
+        .setOp(message.getOp()).setStamp(message.getStamp());
+    if (result == Repair.MERGE_NO_ROOM) {
+      ack.setOk(false).setErrCode(ErrorCode.OUT_OF_SPACE);
+    } else {
+      ack.setOk(true);
+      if (message.hasClient() && message.getClientMessageId().size()
+          <= NodeConfig.MESSAGE_ID_LENGTH_MAX) {
+        rememberReply(message.getClient(), message.getClientMessageId(), message.getErrCode(),
+            nowMs);
+      }
+    }
+    peers.send(from, ack.build(), out);
+  }
+
+  /** Forgets all this node's data: it was declared dead, or an operator wiped it. */
+  public void forget() {
+    repair.forget();
+  }
+
+  // Small helpers over fixed arrays.
+
+  private static void addRespondent(Op op, int member, long stamp, boolean ready) {
+    if (op.respondentCount == op.respondents.length) {
+      return;
+    }
+    op.respondents[op.respondentCount] = member;
+    op.stamps[op.respondentCount] = stamp;
+    op.ready[op.respondentCount] = ready;
+    op.respondentCount++;
+  }
+
+  private static void setStamp(Op op, int member, long stamp) {
+    int i = respondentIndex(op, member);
+    if (i >= 0) {
+      op.stamps[i] = stamp;
+    }
+  }
+
+  private static int respondentIndex(Op op, int member) {
+    return indexOf(op.respondents, op.respondentCount, member);
+  }
+
+  private static int add(int[] members, int count, int member) {
+    if (indexOf(members, count, member) >= 0 || count == members.length) {
+      return count;
+    }
+    members[count] = member;
+    return count + 1;
+  }
+
+  private static int indexOf(int[] members, int count, int member) {
+    for (int i = 0; i < count; i++) {
+      if (members[i] == member) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static boolean contains(int[] members, int count, int member) {
+    return indexOf(members, count, member) >= 0;
+  }
+
+  private static long idWord(ByteString id, int from) {
+    long word = 0;
+    for (int i = from; i < from + 8; i++) {
+      word = (word << 8) | (i < id.size() ? id.byteAt(i) & 0xFF : 0);
+    }
+    return word;
+  }
+
+  // Observability.
+
+  public long refusedNoMajority() {
+    return refusedNoMajority;
+  }
+
+  public long refusedNoQuorum() {
+    return refusedNoQuorum;
+  }
+
+  public long writesAbandoned() {
+    return writesAbandoned;
+  }
+
+  public long writeBacks() {
+    return writeBacks;
+  }
+
+  public long duplicatesDropped() {
+    return duplicatesDropped;
+  }
+
+  public long messagesSent() {
+    return peers.messagesSent();
+  }
+
+  public long bytesSent() {
+    return peers.bytesSent();
+  }
+}
