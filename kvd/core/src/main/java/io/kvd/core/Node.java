@@ -237,10 +237,10 @@ public final class Node {
     gossipOut = out;
     membership.onGossip(from, gossip, nowMs, gossipSender);
     if (membership.declaredDeadCount() != declaredDeadSeen) {
-      // The others declared this node dead and gave its keys to other replicas: what it holds
-      // may be stale and must not come back. Forget it; repair fills the node in again.
+      // Others declared this node dead and may have written its keys elsewhere meanwhile: it
+      // must not vouch for any key until repair has caught it up. Its data stays (stamps keep
+      // stale copies from winning); only a long absence makes it forget the data too.
       declaredDeadSeen = membership.declaredDeadCount();
-      store.clear();
       replication.forget();
       stats.onForgotten();
     }

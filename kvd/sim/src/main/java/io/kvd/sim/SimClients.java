@@ -147,6 +147,7 @@ public final class SimClients {
     }
     if (c.attempt >= RETRIES_MAX) {
       history.add(record(c, Operation.Outcome.UNKNOWN, Operation.ABSENT, false));
+      retryReadBack(c);
       c.operation = 0;
       next(c);
       return;
@@ -179,11 +180,23 @@ public final class SimClients {
       }
       history.add(record(c, Operation.Outcome.OK, read, code == ErrorCode.SUCCESS));
     } else {
-      // OVERLOAD, OUT_OF_SPACE and the rest: the node did not execute it.
-      history.add(record(c, Operation.Outcome.FAILED, Operation.ABSENT, false));
+      // OVERLOAD, OUT_OF_SPACE and the rest: the node did not execute this attempt. An earlier
+      // attempt of a write (same messageID, maybe through another node) may have reached some
+      // replicas, so after a retry the write's outcome is unknown.
+      Operation.Outcome outcome = c.attempt > 0 && c.type != Operation.Type.GET
+          ? Operation.Outcome.UNKNOWN : Operation.Outcome.FAILED;
+      history.add(record(c, outcome, Operation.ABSENT, false));
+      retryReadBack(c);
     }
     c.operation = 0;
     next(c);
+  }
+
+  /** A reader tries a key again, as a new operation, until it reads it. */
+  private void retryReadBack(Client c) {
+    if (readBack) {
+      readBackKeys.addFirst(c.key);
+    }
   }
 
   private Operation record(Client c, Operation.Outcome outcome, long read, boolean found) {

@@ -196,19 +196,10 @@ public final class Replication {
       finish(op, out, nowMs);
       return;
     }
+    // Writes read first too: the new stamp must exceed every acknowledged one, and this node's
+    // copy may be stale (its view of the set may be behind the others'). The replicas also say
+    // whether they already answered this request (it may have run at another coordinator).
     byte[] local = store.get(op.key);
-    if (op.command != Command.GET && repair.readyFor(op.token)) {
-      // This node holds every acknowledged write of the key: its stamp is high enough.
-      long stamp = local == null ? 0 : Store.stamp(local);
-      if (op.command == Command.PUT) {
-        beginClientWrite(op, stamp, nowMs, out);
-        return;
-      }
-      if (local != null && !Store.isTombstone(local)) {
-        beginClientWrite(op, stamp, nowMs, out);
-        return;
-      }
-    }
     op.phase = PHASE_READ;
     op.phaseStartedMs = nowMs;
     op.maxStamp = local == null ? 0 : Store.stamp(local);
@@ -224,8 +215,12 @@ public final class Replication {
     for (int i = 0; i < n; i++) {
       if (set[i] != peers.self && respondentIndex(op, set[i]) < 0) {
         if (read == null) {
-          read = Replica.newBuilder().setKind(Replica.Kind.READ).setOp(op.id)
-              .setKey(ByteString.copyFrom(op.key)).setStamp(op.maxStamp).build();
+          Replica.Builder b = Replica.newBuilder().setKind(Replica.Kind.READ).setOp(op.id)
+              .setKey(ByteString.copyFrom(op.key)).setStamp(op.maxStamp);
+          if (op.command != Command.GET) {
+            b.setClient(op.client).setClientMessageId(op.messageId);
+          }
+          read = b.build();
         }
         peers.send(set[i], read, out);
       }
@@ -446,6 +441,7 @@ public final class Replication {
 
   /** Resends, timeouts and repair. */
   public void onTick(long nowMs, Outbox out) {
+    forgetAfterLongAbsence(nowMs);
     lastNowMs = nowMs;
     due.clear();
     for (Op op : byId.values()) {
@@ -527,10 +523,23 @@ public final class Replication {
     if (stamp > message.getStamp()) {
       reply.setRecord(ByteString.copyFrom(local));
     }
+    if (message.hasClient()) {
+      ByteString id = message.getClientMessageId();
+      int cached = replies.lookup(message.getClient(), idWord(id, 0), idWord(id, 8), id.size());
+      if (cached != ReplyCache.MISS) {
+        reply.setErrCode(cached).setOk(true);
+      }
+    }
     peers.send(from, reply.build(), out);
   }
 
   private void onReadReply(Op op, int from, Replica message, long nowMs, Outbox out) {
+    if (message.getOk() && op.command != Command.GET) {
+      // A replica answered this very request before (a retry reached a new coordinator).
+      complete(op, message.getErrCode(), true, out);
+      finish(op, out, nowMs);
+      return;
+    }
     long stamp = message.getStamp();
     if (stamp > op.maxStamp) {
       if (!message.hasRecord()) {
@@ -573,9 +582,45 @@ public final class Replication {
     peers.send(from, ack.build(), out);
   }
 
-  /** Forgets all this node's data: it was declared dead, or an operator wiped it. */
+  /**
+   * This node may have missed writes (others declared it dead, or an operator wiped it): it
+   * vouches for no key until repair has caught it up.
+   */
   public void forget() {
     repair.forget();
+  }
+
+  /**
+   * A node cut off from the majority, or stalled, for longer than half the tombstone retention may
+   * hold values whose REMOVEs' tombstones have expired everywhere else; repair would bring them
+   * back. It drops all its data and catches up from the others instead.
+   */
+  private void forgetAfterLongAbsence(long nowMs) {
+    long absenceMaxMs = config.tombstoneRetentionMs() / 2;
+    boolean stalled = lastTickMs >= 0 && nowMs - lastTickMs > absenceMaxMs;
+    lastTickMs = nowMs;
+    boolean majority = peers.majorityLive();
+    boolean cutOff = false;
+    if (!majority && minoritySinceMs < 0) {
+      minoritySinceMs = nowMs;
+    } else if (majority && minoritySinceMs >= 0) {
+      cutOff = nowMs - minoritySinceMs > absenceMaxMs;
+      minoritySinceMs = -1;
+    }
+    if ((stalled || cutOff) && peers.ring.size() > 1) {
+      peers.store.clear();
+      repair.forget();
+      dataForgotten++;
+    }
+  }
+
+  private long lastTickMs = -1;
+  private long minoritySinceMs = -1;
+  private long dataForgotten;
+
+  /** Times this node dropped its data after a long absence. */
+  public long dataForgotten() {
+    return dataForgotten;
   }
 
   // Small helpers over fixed arrays.
