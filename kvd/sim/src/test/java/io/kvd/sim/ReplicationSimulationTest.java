@@ -43,6 +43,63 @@ class ReplicationSimulationTest {
     run(2_000, 100_000);
   }
 
+  /**
+   * The edge of the majority rule: with 9 of 20 nodes cut off, the 11 keep serving and the 9
+   * refuse with OVERLOAD; with the cluster split 10 and 10, neither side has a majority and both
+   * refuse; after healing, everyone serves again.
+   */
+  @Test
+  void aSideWithoutAMajorityRefuses() {
+    Simulation sim = new Simulation(77, NODES, NetworkConfig.CALM, MembershipConfig.DEFAULT,
+        Ring.VIRTUAL_NODES_DEFAULT);
+    java.util.Map<Long, Integer> codes = new java.util.HashMap<>();
+    sim.setClientReplies((client, node, datagram) -> {
+      try {
+        var msg = io.kvd.core.codec.ClientCodec.decodeMsg(datagram, datagram.length, 65_507, 16);
+        codes.put(client, io.kvd.core.codec.ClientCodec.decodeReply(msg).getErrCode());
+      } catch (io.kvd.core.codec.ClientCodec.DecodeException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    sim.runUntil(3_000);
+    int[] nine = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+    sim.isolate(nine);
+    sim.runUntil(sim.nowMs() + 8_000);
+    for (int n = 0; n < NODES; n++) {
+      int code = getFrom(sim, codes, n, "minority-" + n);
+      assertEquals(n < 9 ? io.kvd.core.ErrorCode.OVERLOAD : io.kvd.core.ErrorCode.NOT_FOUND, code,
+          "node " + n + " with 9 of 20 cut off");
+    }
+    sim.heal();
+    sim.runUntil(sim.nowMs() + 8_000);
+    sim.isolate(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    sim.runUntil(sim.nowMs() + 8_000);
+    for (int n = 0; n < NODES; n++) {
+      assertEquals(io.kvd.core.ErrorCode.OVERLOAD, getFrom(sim, codes, n, "half-" + n),
+          "node " + n + " with the cluster split in halves");
+    }
+    sim.heal();
+    sim.runUntil(sim.nowMs() + 8_000);
+    for (int n = 0; n < NODES; n++) {
+      assertEquals(io.kvd.core.ErrorCode.NOT_FOUND, getFrom(sim, codes, n, "healed-" + n),
+          "node " + n + " after healing");
+    }
+  }
+
+  private static int getFrom(Simulation sim, java.util.Map<Long, Integer> codes, int node,
+      String key) {
+    long client = io.kvd.core.Addresses.of(0x0A00_0000 | node, 50_000);
+    codes.remove(client);
+    byte[] id = java.nio.ByteBuffer.allocate(16).putLong(client).putLong(sim.nowMs()).array();
+    sim.clientSend(client, node, io.kvd.core.codec.ClientCodec.encodeRequest(
+        com.google.protobuf.ByteString.copyFrom(id), io.kvd.proto.ClientProtocol.KVRequest
+            .newBuilder().setCommand(io.kvd.core.Command.GET)
+            .setKey(com.google.protobuf.ByteString.copyFromUtf8(key)).build()));
+    sim.runUntil(sim.nowMs() + 1_500);
+    Integer code = codes.get(client);
+    return code == null ? -1 : code;
+  }
+
   private record Outcome(int operations, int linearizabilityAnomalies, boolean stable) {}
 
   private static void run(long count, long base) {
