@@ -9,6 +9,7 @@ import io.kvd.core.cluster.ClusterConfig;
 import io.kvd.core.cluster.Membership;
 import io.kvd.core.cluster.MembershipConfig;
 import io.kvd.core.cluster.Ring;
+import io.kvd.core.replication.ReplicationConfig;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -99,8 +100,16 @@ public final class Simulation {
     }
   }
 
+  private final ReplicationConfig replicationConfig;
+
   public Simulation(long seed, int nodeCount, NetworkConfig network,
       MembershipConfig membershipConfig, int virtualNodes) {
+    this(seed, nodeCount, network, membershipConfig, virtualNodes, ReplicationConfig.DEFAULT);
+  }
+
+  public Simulation(long seed, int nodeCount, NetworkConfig network,
+      MembershipConfig membershipConfig, int virtualNodes, ReplicationConfig replicationConfig) {
+    this.replicationConfig = replicationConfig;
     this.seed = seed;
     this.random = new SplittableRandom(seed);
     this.network = network;
@@ -300,7 +309,7 @@ public final class Simulation {
   private void start(int i) {
     long incarnation = EPOCH_SECONDS + nowMs / 1000;
     ClusterConfig cluster = new ClusterConfig(addresses, addresses[i], virtualNodes,
-        membershipConfig, incarnation, random.nextLong());
+        membershipConfig, incarnation, random.nextLong()).withReplication(replicationConfig);
     NodeConfig config = NodeConfig.defaults(1000 + i, 8L << 20, random.nextLong())
         .withReplyCacheLengthMax(1L << 20);
     Node node = new Node(config, cluster);

@@ -33,12 +33,14 @@ import java.util.Map;
  *       failure detector removes it from the set (its replacement then receives the write). So
  *       every acknowledged write is on every replica that was in the set when it was acknowledged,
  *       and a later primary, which was in that set or caught up from it, has it.
- *   <li><b>Read</b> (GET, and a write whose coordinator is not {@link Repair#readyFor ready} for
- *       the key, so that its stamp may be too low): the coordinator asks the replicas for their
- *       stamp and needs a majority of the set (itself included) that are ready for the key; it
- *       takes the highest stamp among all answers. If fewer than a majority hold that stamp (a
- *       write in progress or a replica behind) it writes the record back to a majority before
- *       answering, so no later read can return an older one.
+ *   <li><b>Read</b> (first, for every request): the coordinator asks the replicas for their
+ *       stamp and needs a majority of the set (itself included) that are
+ *       {@link Repair#readyFor ready} for the key; it takes the highest stamp among all answers,
+ *       so a write's new stamp exceeds every acknowledged one even when the coordinator's own
+ *       copy is stale. A GET answers the highest record; if fewer than a majority hold it (a
+ *       write in progress or a replica behind) it writes the record back to a majority first, so
+ *       no later read can return an older one. A replica that already answered a write's request
+ *       (its reply cache has it) says so, and the coordinator answers that instead of executing.
  * </ul>
  * A node that sees no majority of the static member list live refuses everything (the minority
  * side of a partition must not answer), as does a coordinator that cannot gather a read quorum
