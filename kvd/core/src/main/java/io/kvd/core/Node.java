@@ -39,6 +39,13 @@ import io.kvd.proto.PeerProtocol.Replica;
 public final class Node {
   /** Forwards of one request at most; beyond it the views of the members disagree. */
   public static final int HOPS_MAX = 2;
+  /** A gap this long between a node's events means it was stalled (ticks come every 10 ms). */
+  public static final long STALL_GAP_MS = 1_000;
+  /**
+   * Client requests read this soon after a stall are dropped, in a cluster (see
+   * DropReason.STALE_AFTER_STALL); a node alone has no replicas for a stale write to undo.
+   */
+  public static final long STALE_WINDOW_MS = 100;
 
   private final NodeConfig config;
   private final Store store;
@@ -52,6 +59,7 @@ public final class Node {
   private final Membership.Sender gossipSender = this::sendGossip;
   private final Replication replication;
   private long declaredDeadSeen;
+  private long staleUntilMs = -1;
 
   /** A node alone: it owns every key. */
   public Node(NodeConfig config) {
@@ -124,6 +132,10 @@ public final class Node {
       request = ClientCodec.decodeRequest(msg.getPayload());
     } catch (DecodeException e) {
       stats.onDrop(e.reason());
+      return;
+    }
+    if (nowMs < staleUntilMs) {
+      stats.onDrop(DropReason.STALE_AFTER_STALL);
       return;
     }
     if (msg.hasClientAddress()) {
@@ -355,6 +367,9 @@ public final class Node {
 
   private void advanceTime(long nowMs) {
     Invariants.check(nowMs >= lastNowMs, "time went back from %d to %d ms", lastNowMs, nowMs);
+    if (lastNowMs > 0 && nowMs - lastNowMs >= STALL_GAP_MS && ring.size() > 1) {
+      staleUntilMs = nowMs + STALE_WINDOW_MS;
+    }
     lastNowMs = nowMs;
   }
 

@@ -125,6 +125,29 @@ class NodeTest {
     return checkReply(reply.datagram(), id);
   }
 
+  @Test
+  void staleRequestsAfterAStallAreDroppedInACluster() {
+    long self = Addresses.of(0x7F00_0001, 43_100);
+    node = new Node(NodeConfig.defaults(PID, STORE_LENGTH_MAX, 12),
+        new io.kvd.core.cluster.ClusterConfig(new long[] {self, Addresses.of(0x7F00_0001, 43_101)},
+            self, 16, io.kvd.core.cluster.MembershipConfig.DEFAULT, 1, 1));
+    nowMs = 1_000;
+    node.onTick(nowMs, out);
+    assertEquals(ErrorCode.SUCCESS, call(command(Command.IS_ALIVE)).getErrCode());
+    nowMs += Node.STALL_GAP_MS - 1;
+    assertEquals(ErrorCode.SUCCESS, call(command(Command.IS_ALIVE)).getErrCode(),
+        "a gap just under the stall threshold");
+    nowMs += Node.STALL_GAP_MS;
+    assertDropped(ClientCodec.encodeRequest(newId(), command(Command.IS_ALIVE)), "after a stall");
+    nowMs += Node.STALE_WINDOW_MS - 1;
+    assertDropped(ClientCodec.encodeRequest(newId(), command(Command.IS_ALIVE)),
+        "just inside the window");
+    assertEquals(2, node.stats().dropped(DropReason.STALE_AFTER_STALL));
+    nowMs += 1;
+    assertEquals(ErrorCode.SUCCESS, call(command(Command.IS_ALIVE)).getErrCode(),
+        "once the window has passed");
+  }
+
   private void assertDropped(byte[] datagram, String what) {
     int before = out.sent.size();
     node.onDatagram(CLIENT, datagram, datagram.length, nowMs, out);
@@ -743,7 +766,10 @@ class NodeTest {
       assertTrue(stats.replies(errCode) > 0, ErrorCode.name(errCode) + " never seen, " + context);
     }
     for (DropReason reason : DropReason.values()) {
-      assertTrue(stats.dropped(reason) > 0, reason + " never seen, " + context);
+      // Stalls matter only in a cluster (see staleRequestsAfterAStallAreDropped).
+      if (reason != DropReason.STALE_AFTER_STALL) {
+        assertTrue(stats.dropped(reason) > 0, reason + " never seen, " + context);
+      }
     }
     assertTrue(stats.replyCacheHits() > 0, context);
     System.out.println("NodeTest fuzz: " + accepted + " of " + datagrams + " accepted, "

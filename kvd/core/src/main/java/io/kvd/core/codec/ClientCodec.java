@@ -25,7 +25,13 @@ public final class ClientCodec {
     /** A messageID longer than the protocol's 16 bytes. */
     MESSAGE_ID_TOO_LONG,
     /** checkSum differs from CRC32(messageID, payload). */
-    BAD_CHECKSUM
+    BAD_CHECKSUM,
+    /**
+     * A client request read right after the node stalled (suspended, or starved of CPU): it may
+     * have waited in the socket longer than retries are remembered, so executing it could repeat
+     * a write that was answered long ago. The client retries if it still cares.
+     */
+    STALE_AFTER_STALL
   }
 
   /** A datagram that could not be decoded, with the reason it is dropped. */

@@ -271,24 +271,29 @@ public final class Replication {
         }
         break;
       case Command.PUT:
-        beginClientWrite(op, op.maxStamp, nowMs, out);
+        beginClientWrite(op, op.maxStamp, ErrorCode.SUCCESS, nowMs, out);
         break;
       default: // REMOVE
         if (!absent) {
-          beginClientWrite(op, op.maxStamp, nowMs, out);
-        } else if (settled) {
+          beginClientWrite(op, op.maxStamp, ErrorCode.SUCCESS, nowMs, out);
+        } else if (peers.ring.size() == 1) {
           complete(op, ErrorCode.NOT_FOUND, true, out);
           finish(op, out, nowMs);
         } else {
-          op.result = ErrorCode.NOT_FOUND;
-          beginWriteBack(op, best, nowMs, out);
+          // Absent: still write a tombstone to every replica, carrying this answer, so that a
+          // late copy of the request (buffered at a paused node, say) finds the answer at any
+          // read quorum instead of removing a value written since.
+          beginClientWrite(op, op.maxStamp, ErrorCode.NOT_FOUND, nowMs, out);
         }
         break;
     }
   }
 
-  /** A new write of the key, stamped above {@code seenStamp}. */
-  private void beginClientWrite(Op op, long seenStamp, long nowMs, Outbox out) {
+  /**
+   * A new write of the key, stamped above {@code seenStamp}, answering {@code result} once every
+   * replica holds it.
+   */
+  private void beginClientWrite(Op op, long seenStamp, int result, long nowMs, Outbox out) {
     long stamp = (((seenStamp >>> 16) + 1) << 16) | peers.self;
     Store store = peers.store;
     if (op.command == Command.PUT) {
@@ -300,6 +305,12 @@ public final class Replication {
       store.put(op.key, op.value, 0, op.value.length, op.version, stamp);
     } else if (peers.ring.size() == 1) {
       store.remove(op.key); // alone: no other copy can bring the value back
+    } else if (store.lengthAfterPut(op.key, Store.TOMBSTONE_VALUE_LENGTH)
+        > nodeConfig.storeLengthMax()) {
+      // No room even for a tombstone (REMOVE never answers OUT_OF_SPACE): refuse, unchanged.
+      refuse(op.client, op.messageId, out);
+      finish(op, out, nowMs);
+      return;
     } else {
       store.putTombstone(op.key, stamp, nowMs);
     }
@@ -313,7 +324,7 @@ public final class Replication {
       return;
     }
     op.needAll = true;
-    op.result = ErrorCode.SUCCESS;
+    op.result = result;
     beginWrite(op, nowMs, out);
   }
 
