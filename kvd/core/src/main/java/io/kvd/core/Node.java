@@ -41,6 +41,8 @@ public final class Node {
   public static final int HOPS_MAX = 2;
   /** A gap this long between a node's events means it was stalled (ticks come every 10 ms). */
   public static final long STALL_GAP_MS = 1_000;
+  /** After WIPEOUT, repair waits this long before pulling, so that a sweep of WIPEOUTs sticks. */
+  public static final long WIPE_QUIET_MS = 5_000;
   /**
    * Client requests read this soon after a stall are dropped, in a cluster (see
    * DropReason.STALE_AFTER_STALL); a node alone has no replicas for a stale write to undo.
@@ -253,7 +255,7 @@ public final class Node {
       // must not vouch for any key until repair has caught it up. Its data stays (stamps keep
       // stale copies from winning); only a long absence makes it forget the data too.
       declaredDeadSeen = membership.declaredDeadCount();
-      replication.forget();
+      replication.onDeclaredDead(nowMs);
       stats.onForgotten();
     }
   }
@@ -314,7 +316,7 @@ public final class Node {
     // This node only. It no longer vouches for any key until repair has caught it up, which
     // refills it from the other replicas unless they are wiped too.
     store.clear();
-    replication.forget();
+    replication.onWiped(nowMs, WIPE_QUIET_MS);
     remember(from, id, ErrorCode.SUCCESS, nowMs, out);
   }
 
@@ -340,7 +342,9 @@ public final class Node {
 
   /** True when the reply cache can take this request's reply; else answers OVERLOAD. */
   private boolean reserveReply(long from, ByteString id, long nowMs, Outbox out) {
-    if (replies.hasRoom(nowMs)) {
+    // Room for this reply and for those of the writes still in progress, which are remembered
+    // when they complete.
+    if (replies.hasRoom(nowMs) && replies.size() + replication.operations() < replies.capacity()) {
       return true;
     }
     long waitMs = Math.max(config.overloadWaitTimeMsMin(), replies.waitMsUntilRoom(nowMs));
@@ -369,6 +373,7 @@ public final class Node {
     Invariants.check(nowMs >= lastNowMs, "time went back from %d to %d ms", lastNowMs, nowMs);
     if (lastNowMs > 0 && nowMs - lastNowMs >= STALL_GAP_MS && ring.size() > 1) {
       staleUntilMs = nowMs + STALE_WINDOW_MS;
+      replication.noteGap(nowMs - lastNowMs, nowMs);
     }
     lastNowMs = nowMs;
   }

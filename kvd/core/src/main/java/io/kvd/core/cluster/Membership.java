@@ -73,6 +73,7 @@ public final class Membership {
 
   private long messagesSent;
   private long declaredDead;
+  private long deadIncarnationHeard;
   private long viewVersion;
 
   public Membership(Ring ring, long selfAddress, long incarnationInitial, MembershipConfig config,
@@ -338,10 +339,13 @@ public final class Membership {
     long inc = update.getIncarnation();
     Status next = toStatus(update.getStatus());
     if (m == self) {
+      // Declared dead at an incarnation not heard before, even one already refuted (we may have
+      // refuted a suspicion first): the others moved on without us meanwhile.
+      if (next == Status.DEAD && (declaredDead == 0 || inc > deadIncarnationHeard)) {
+        declaredDead++;
+        deadIncarnationHeard = inc;
+      }
       if (next != Status.ALIVE && inc >= incarnation[self]) {
-        if (next == Status.DEAD) {
-          declaredDead++;
-        }
         incarnation[self] = inc + 1; // Refute: we are alive, at a newer incarnation.
         retransmitsLeft[self] = retransmits;
       }

@@ -108,9 +108,23 @@ public final class Ring {
    * token}, the owner first; returns how many it found.
    */
   public int replicas(long token, boolean[] live, int[] out) {
+    int liveCount = 0;
+    for (boolean l : live) {
+      liveCount += l ? 1 : 0;
+    }
+    return replicas(token, live, liveCount, out);
+  }
+
+  /**
+   * Like {@link #replicas(long, boolean[], int[])} for callers that know how many members
+   * {@code live} marks: with fewer live members than {@code out} holds, the scan stops once it
+   * has found them all instead of walking the whole ring.
+   */
+  public int replicas(long token, boolean[] live, int liveCount, int[] out) {
+    int wanted = Math.min(out.length, liveCount);
     int found = 0;
     int start = firstAtOrAfter(token);
-    for (int i = 0; i < tokens.length && found < out.length; i++) {
+    for (int i = 0; i < tokens.length && found < wanted; i++) {
       int member = owners[(start + i) % tokens.length];
       if (!live[member]) {
         continue;

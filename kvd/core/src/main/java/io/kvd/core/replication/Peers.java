@@ -34,12 +34,15 @@ final class Peers {
 
   /** The replicas of {@code token} in the current view, the primary first; returns the count. */
   int replicas(long token, int[] out) {
-    return ring.replicas(token, membership.live(), out);
+    return ring.replicas(token, membership.live(), membership.liveCount(), out);
   }
 
-  /** Whether this node replicates {@code token} when {@code live} are the live members. */
-  boolean replicates(long token, boolean[] live) {
-    int n = ring.replicas(token, live, scratch);
+  /**
+   * Whether this node replicates {@code token} when {@code live} (with {@code liveCount} members)
+   * are the live members.
+   */
+  boolean replicates(long token, boolean[] live, int liveCount) {
+    int n = ring.replicas(token, live, liveCount, scratch);
     for (int i = 0; i < n; i++) {
       if (scratch[i] == self) {
         return true;

@@ -59,6 +59,7 @@ public final class Repair {
   // Readiness: views since the start of the last completed cycle, oldest first.
   private final ArrayList<boolean[]> views = new ArrayList<>();
   private final ArrayList<Long> viewVersions = new ArrayList<>();
+  private final ArrayList<Integer> viewCounts = new ArrayList<>();
   private boolean synced;
   private long lastViewVersion = -1;
 
@@ -77,6 +78,9 @@ public final class Repair {
   private final long[] roundProgressMs;
   private final boolean[] roundDone;
   private final boolean[] roundTruncated;
+  /** Where a truncated round's listing stopped (a token), so the next round goes on from it. */
+  private final long[] roundCursor;
+  private final boolean[] roundHasCursor;
   private final long[] chunksGot;
   private final int[] chunksExpected;
   private final List<HashSet<ByteBuffer>> pulls;
@@ -133,6 +137,8 @@ public final class Repair {
     this.roundProgressMs = new long[members];
     this.roundDone = new boolean[members];
     this.roundTruncated = new boolean[members];
+    this.roundCursor = new long[members];
+    this.roundHasCursor = new boolean[members];
     this.chunksGot = new long[members];
     this.chunksExpected = new int[members];
     this.pulls = new ArrayList<>(members);
@@ -149,23 +155,27 @@ public final class Repair {
     if (!synced) {
       return false;
     }
-    for (boolean[] view : views) {
-      if (!peers.replicates(token, view)) {
+    for (int i = 0; i < views.size(); i++) {
+      if (!peers.replicates(token, views.get(i), viewCounts.get(i))) {
         return false;
       }
     }
     return true;
   }
 
-  /** The node forgot its data (declared dead, or WIPEOUT by an operator): catch up again. */
-  public void forget() {
+  /**
+   * The node may have missed writes (declared dead, or wiped by an operator): catch up again,
+   * starting no cycle for {@code quietMs}.
+   */
+  public void forget(long nowMs, long quietMs) {
     synced = members == 1;
     views.clear();
     viewVersions.clear();
+    viewCounts.clear();
     lastViewVersion = -1;
     noteView();
     cycleActive = false;
-    nextCycleAtMs = 0;
+    nextCycleAtMs = nowMs + quietMs;
     handoffs.clear();
     pushes.clear();
     digestsAtMs = Long.MIN_VALUE;
@@ -217,9 +227,11 @@ public final class Repair {
     lastViewVersion = version;
     views.add(peers.membership.live().clone());
     viewVersions.add(version);
+    viewCounts.add(peers.membership.liveCount());
     if (views.size() > VIEWS_MAX) {
       views.remove(0);
       viewVersions.remove(0);
+      viewCounts.remove(0);
       synced = members == 1;
     }
   }
@@ -247,6 +259,7 @@ public final class Repair {
     while (!viewVersions.isEmpty() && viewVersions.get(0) < cycleViewVersion) {
       views.remove(0);
       viewVersions.remove(0);
+      viewCounts.remove(0);
     }
     Invariants.check(!views.isEmpty(), "no view left after a cycle in view %d",
         cycleViewVersion);
@@ -254,6 +267,14 @@ public final class Repair {
   }
 
   private void startRound(int peer, long nowMs, Outbox out) {
+    startRound(peer, false, nowMs, out);
+  }
+
+  /** A new round with {@code peer}; {@code continuing} a truncated one from where it stopped. */
+  private void startRound(int peer, boolean continuing, long nowMs, Outbox out) {
+    if (!continuing) {
+      roundHasCursor[peer] = false;
+    }
     roundId[peer] = nextRoundId++;
     roundStartedMs[peer] = nowMs;
     roundProgressMs[peer] = nowMs;
@@ -273,6 +294,9 @@ public final class Repair {
     long[] d = digests[peer];
     for (int r = 0; r < ReplicationConfig.RANGES; r++) {
       digest.addDigests(d == null ? 0 : d[r]);
+    }
+    if (roundHasCursor[peer]) {
+      digest.setAfterToken(roundCursor[peer]);
     }
     peers.send(peer, digest.build(), out);
   }
@@ -297,7 +321,7 @@ public final class Repair {
         continue;
       }
       long token = io.kvd.core.cluster.Ring.keyToken(record, 1, record[0] & 0xFF);
-      int n = peers.ring.replicas(token, live, set);
+      int n = peers.ring.replicas(token, live, peers.membership.liveCount(), set);
       if (!contains(set, n, peers.self)) {
         considerHandoff(record, token, nowMs);
         continue;
@@ -329,6 +353,10 @@ public final class Repair {
   private boolean tombstoneExpiring(byte[] record, long nowMs) {
     return Store.isTombstone(record) && nowMs - Store.tombstoneAtMs(record)
         >= config.tombstoneRetentionMs() - config.roundTimeoutMs() - config.repairIntervalMs();
+  }
+
+  private static long recordToken(byte[] record) {
+    return io.kvd.core.cluster.Ring.keyToken(record, 1, record[0] & 0xFF);
   }
 
   private static long entryHash(long token, long stamp) {
@@ -409,8 +437,12 @@ public final class Repair {
         mask |= 1L << r;
       }
     }
-    List<byte[]> keys = new ArrayList<>();
-    List<Long> stamps = new ArrayList<>();
+    // The keys of the differing ranges that both replicate, in token order from the cursor, at
+    // most keysPerRoundMax of them: a bounded heap keeps the smallest tokens seen.
+    boolean hasCursor = message.hasAfterToken();
+    long cursor = message.getAfterToken();
+    java.util.PriorityQueue<byte[]> selected = new java.util.PriorityQueue<>(
+        (a, b) -> Long.compareUnsigned(recordToken(b), recordToken(a)));
     boolean truncated = false;
     if (mask != 0) {
       boolean[] live = peers.membership.live();
@@ -420,24 +452,37 @@ public final class Repair {
         if (record == null || tombstoneExpiring(record, nowMs)) {
           continue;
         }
-        long token = io.kvd.core.cluster.Ring.keyToken(record, 1, record[0] & 0xFF);
-        if ((mask & (1L << Peers.range(token))) == 0) {
+        long token = recordToken(record);
+        if ((mask & (1L << Peers.range(token))) == 0
+            || (hasCursor && Long.compareUnsigned(token, cursor) <= 0)) {
           continue;
         }
-        int n = peers.ring.replicas(token, live, set);
+        int n = peers.ring.replicas(token, live, peers.membership.liveCount(), set);
         if (!contains(set, n, from) || !contains(set, n, peers.self)) {
           continue;
         }
-        if (keys.size() >= config.keysPerRoundMax()) {
+        selected.add(record);
+        if (selected.size() > config.keysPerRoundMax()) {
+          selected.poll(); // the largest token goes; a later round lists it
           truncated = true;
-          break;
         }
-        keys.add(Store.key(record));
-        stamps.add(Store.stamp(record));
       }
+    }
+    List<byte[]> keys = new ArrayList<>(selected.size());
+    List<Long> stamps = new ArrayList<>(selected.size());
+    long lastToken = 0;
+    byte[][] ordered = selected.toArray(new byte[0][]);
+    java.util.Arrays.sort(ordered, (a, b) -> Long.compareUnsigned(recordToken(a), recordToken(b)));
+    for (byte[] record : ordered) {
+      keys.add(Store.key(record));
+      stamps.add(Store.stamp(record));
+      lastToken = recordToken(record);
     }
     int chunks = (keys.size() + KEYS_PER_CHUNK_MAX - 1) / KEYS_PER_CHUNK_MAX;
     reply.setRangeMask(mask).setChunks(chunks).setOk(!truncated);
+    if (truncated) {
+      reply.setLastToken(lastToken);
+    }
     if (chunks == 0) {
       peers.send(from, reply.build(), out);
       return;
@@ -467,7 +512,11 @@ public final class Repair {
       return;
     }
     chunksExpected[from] = chunks;
-    roundTruncated[from] |= !message.getOk();
+    if (!message.getOk()) {
+      roundTruncated[from] = true;
+      roundCursor[from] = message.getLastToken();
+      roundHasCursor[from] = true;
+    }
     if (chunks > 0) {
       long bit = 1L << message.getChunk();
       if ((chunksGot[from] & bit) != 0) {
@@ -510,7 +559,7 @@ public final class Repair {
     }
     roundsCompleted++;
     if (roundTruncated[peer]) {
-      startRound(peer, nowMs, out); // more to compare
+      startRound(peer, true, nowMs, out); // more to compare, after the cursor
     } else {
       roundDone[peer] = true;
     }
@@ -522,7 +571,8 @@ public final class Repair {
     if (key.length < 1 || key.length > io.kvd.core.NodeConfig.KEY_LENGTH_MAX) {
       return;
     }
-    int result = merge(peers.store, storeLengthMax, key, record, nowMs - message.getAgeMs());
+    long ageMs = Math.max(0, Math.min(message.getAgeMs(), config.tombstoneRetentionMs()));
+    int result = merge(peers.store, storeLengthMax, key, record, nowMs - ageMs);
     if (result == MERGE_NO_ROOM) {
       storeFullDrops++;
     } else {
@@ -561,7 +611,8 @@ public final class Repair {
     byte[] local = peers.store.get(key.array());
     // Only if nothing newer arrived meanwhile, and only if this node still is no replica.
     if (local != null && Store.stamp(local) == handoff.stamp
-        && !peers.replicates(Peers.tokenOf(key.array()), peers.membership.live())) {
+        && !peers.replicates(Peers.tokenOf(key.array()), peers.membership.live(),
+            peers.membership.liveCount())) {
       peers.store.remove(key.array());
       handedOff++;
     }

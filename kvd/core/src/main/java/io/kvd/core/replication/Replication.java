@@ -93,6 +93,13 @@ public final class Replication {
     final byte[] value;
     final int version;
     Op next;
+    /** For the head of a key's queue: the last op queued behind it. */
+    Op tail;
+    final long queuedAtMs;
+    /** A replica had already answered this request (its cached errCode), or -1. */
+    int cachedResult = -1;
+    /** A replica has no room for this PUT's value. */
+    boolean noRoom;
 
     int phase;
     long phaseStartedMs;
@@ -115,8 +122,9 @@ public final class Replication {
     int refusedCount;
 
     Op(long id, int command, byte[] key, long client, ByteString messageId, byte[] value,
-        int version) {
+        int version, long queuedAtMs) {
       this.id = id;
+      this.queuedAtMs = queuedAtMs;
       this.command = command;
       this.key = key;
       this.keyRef = ByteBuffer.wrap(key);
@@ -174,23 +182,28 @@ public final class Replication {
           .setOverloadWaitTime(config.unavailableWaitMs()).build(), out);
       return;
     }
-    Op op = new Op(nextOpId++, command, key, client, messageId, value, version);
+    Op op = new Op(nextOpId++, command, key, client, messageId, value, version, nowMs);
     ops++;
     if (head == null) {
       active.put(keyRef, op);
       start(op, nowMs, out);
     } else {
-      Op tail = head;
-      while (tail.next != null) {
-        tail = tail.next;
-      }
-      tail.next = op;
+      (head.tail == null ? head : head.tail).next = op;
+      head.tail = op;
     }
   }
 
   private void start(Op op, long nowMs, Outbox out) {
     byId.put(op.id, op);
     Store store = peers.store;
+    if (nowMs - op.queuedAtMs > config.readTimeoutMs()) {
+      // Queued too long behind earlier requests for the key: the client has given up or
+      // retried; refuse without executing.
+      refusedNoQuorum++;
+      refuse(op.client, op.messageId, out);
+      finish(op, out, nowMs);
+      return;
+    }
     if (op.command == Command.PUT
         && store.lengthAfterPut(op.key, op.value.length) > nodeConfig.storeLengthMax()) {
       // Not executed, so not cached: a retry after space frees up may run, once.
@@ -221,6 +234,9 @@ public final class Replication {
               .setKey(ByteString.copyFrom(op.key)).setStamp(op.maxStamp);
           if (op.command != Command.GET) {
             b.setClient(op.client).setClientMessageId(op.messageId);
+          }
+          if (op.command == Command.PUT) {
+            b.setValueLength(op.value.length);
           }
           read = b.build();
         }
@@ -260,6 +276,29 @@ public final class Replication {
     }
     boolean settled = op.maxStamp == 0 || holders >= Peers.quorum(n);
     boolean absent = best == null || Store.isTombstone(best);
+    if (best == null) {
+      // Nothing to write back: the newest record was a tombstone that expired here meanwhile.
+      settled = true;
+    }
+    if (op.cachedResult >= 0) {
+      op.result = op.cachedResult;
+      if (best == null) {
+        complete(op, op.result, true, out);
+        finish(op, out, nowMs);
+      } else {
+        op.record = best;
+        op.recordStamp = Store.stamp(best);
+        op.needAll = true;
+        beginWrite(op, nowMs, out);
+      }
+      return;
+    }
+    if (op.command == Command.PUT && op.noRoom) {
+      // A replica cannot take the value: refuse before anything is written.
+      complete(op, ErrorCode.OUT_OF_SPACE, false, out);
+      finish(op, out, nowMs);
+      return;
+    }
     switch (op.command) {
       case Command.GET:
         op.result = absent ? ErrorCode.NOT_FOUND : ErrorCode.SUCCESS;
@@ -294,8 +333,11 @@ public final class Replication {
    * replica holds it.
    */
   private void beginClientWrite(Op op, long seenStamp, int result, long nowMs, Outbox out) {
-    long stamp = (((seenStamp >>> 16) + 1) << 16) | peers.self;
     Store store = peers.store;
+    byte[] current = store.get(op.key);
+    // A newer record may have arrived here (repair, another coordinator) during the read.
+    long seen = Math.max(seenStamp, current == null ? 0 : Store.stamp(current));
+    long stamp = (((seen >>> 16) + 1) << 16) | peers.self;
     if (op.command == Command.PUT) {
       if (store.lengthAfterPut(op.key, op.value.length) > nodeConfig.storeLengthMax()) {
         complete(op, ErrorCode.OUT_OF_SPACE, false, out);
@@ -393,8 +435,9 @@ public final class Replication {
       }
       finish(op, out, nowMs);
     } else if (refused > 0 && holders + refused >= n) {
-      // Replicas are full: the write may stay on some of them (repair spreads it if so).
-      complete(op, ErrorCode.OUT_OF_SPACE, false, out);
+      // A replica filled up after the read said there was room. The write may stay on some
+      // replicas (repair spreads it), so the outcome is unknown: no answer, as after a timeout.
+      writesAbandoned++;
       finish(op, out, nowMs);
     }
   }
@@ -426,10 +469,19 @@ public final class Replication {
   private long lastNowMs;
 
   private void rememberReply(long client, ByteString messageId, int errCode, long nowMs) {
+    rememberReply(client, messageId, errCode, nowMs, 0);
+  }
+
+  /**
+   * Remembers an answer unless it is there already or the cache lacks room; {@code keepFree}
+   * places stay free (a replica keeps room for the answers its own writes in progress reserved).
+   */
+  private void rememberReply(long client, ByteString messageId, int errCode, long nowMs,
+      int keepFree) {
     long high = idWord(messageId, 0);
     long low = idWord(messageId, 8);
     if (replies.lookup(client, high, low, messageId.size()) == ReplyCache.MISS
-        && replies.hasRoom(nowMs)) {
+        && replies.hasRoom(nowMs) && replies.size() + keepFree < replies.capacity()) {
       replies.insert(client, high, low, messageId.size(), errCode, nowMs);
     }
   }
@@ -445,8 +497,10 @@ public final class Replication {
     Invariants.check(ops >= 0, "operations %d", ops);
     Invariants.check(active.get(op.keyRef) == op, "finished an operation not at the head");
     if (op.next != null) {
-      active.put(op.keyRef, op.next);
-      start(op.next, nowMs, out);
+      Op next = op.next;
+      next.tail = op.tail == next ? null : op.tail;
+      active.put(op.keyRef, next);
+      start(next, nowMs, out);
     } else {
       active.remove(op.keyRef);
     }
@@ -454,7 +508,7 @@ public final class Replication {
 
   /** Resends, timeouts and repair. */
   public void onTick(long nowMs, Outbox out) {
-    forgetAfterLongAbsence(nowMs);
+    trackMajority(nowMs);
     lastNowMs = nowMs;
     due.clear();
     for (Op op : byId.values()) {
@@ -536,23 +590,30 @@ public final class Replication {
     if (stamp > message.getStamp()) {
       reply.setRecord(ByteString.copyFrom(local));
     }
-    if (message.hasClient()) {
+    if (message.hasClient() && message.getClientMessageId().size()
+        <= NodeConfig.MESSAGE_ID_LENGTH_MAX) {
       ByteString id = message.getClientMessageId();
       int cached = replies.lookup(message.getClient(), idWord(id, 0), idWord(id, 8), id.size());
       if (cached != ReplyCache.MISS) {
         reply.setErrCode(cached).setOk(true);
       }
     }
+    if (message.hasValueLength() && message.getValueLength() <= NodeConfig.VALUE_LENGTH_MAX
+        && peers.store.lengthAfterPut(key, message.getValueLength())
+            > nodeConfig.storeLengthMax()) {
+      reply.setNoRoom(true);
+    }
     peers.send(from, reply.build(), out);
   }
 
   private void onReadReply(Op op, int from, Replica message, long nowMs, Outbox out) {
-    if (message.getOk() && op.command != Command.GET) {
-      // A replica answered this very request before (a retry reached a new coordinator).
-      complete(op, message.getErrCode(), true, out);
-      finish(op, out, nowMs);
-      return;
+    if (message.getOk() && op.command != Command.GET && validErrCode(message.getErrCode())) {
+      // A replica answered this very request before (a retry reached a new coordinator). The
+      // write it answered may be on that replica alone: finish the read, write the newest
+      // record back to every replica, then give the same answer.
+      op.cachedResult = message.getErrCode();
     }
+    op.noRoom |= message.getNoRoom();
     long stamp = message.getStamp();
     if (stamp > op.maxStamp) {
       if (!message.hasRecord()) {
@@ -587,47 +648,77 @@ public final class Replication {
     } else {
       ack.setOk(true);
       if (message.hasClient() && message.getClientMessageId().size()
-          <= NodeConfig.MESSAGE_ID_LENGTH_MAX) {
+          <= NodeConfig.MESSAGE_ID_LENGTH_MAX && validErrCode(message.getErrCode())) {
         rememberReply(message.getClient(), message.getClientMessageId(), message.getErrCode(),
-            nowMs);
+            nowMs, ops);
       }
     }
     peers.send(from, ack.build(), out);
   }
 
   /**
-   * This node may have missed writes (others declared it dead, or an operator wiped it): it
-   * vouches for no key until repair has caught it up.
+   * An operator wiped this node (WIPEOUT): it vouches for no key until repair has caught it up,
+   * and waits {@code quietMs} before pulling, so that a sweep of WIPEOUTs over the cluster is not
+   * undone by pulling from members not yet wiped.
    */
-  public void forget() {
-    repair.forget();
+  public void onWiped(long nowMs, long quietMs) {
+    repair.forget(nowMs, quietMs);
+  }
+
+  public void onDeclaredDead(long nowMs) {
+    repair.forget(nowMs, 0);
+    declaredDeadAtMs = nowMs;
+    if (nowMs <= longAbsenceUntilMs) {
+      dropData(nowMs);
+    }
   }
 
   /**
-   * A node cut off from the majority, or stalled, for longer than half the tombstone retention may
-   * hold values whose REMOVEs' tombstones have expired everywhere else; repair would bring them
-   * back. It drops all its data and catches up from the others instead.
+   * The host saw {@code gapMs} pass between two of this node's events: it was stalled.
+   *
+   * <p>A node away (stalled, or cut off from the majority) for longer than half the tombstone
+   * retention may hold values whose REMOVEs' tombstones have expired everywhere else; repair would
+   * bring them back. When the others also declared it dead meanwhile (so they moved on without
+   * it, rather than the whole cluster having stopped), it drops all its data and catches up.
    */
-  private void forgetAfterLongAbsence(long nowMs) {
-    long absenceMaxMs = config.tombstoneRetentionMs() / 2;
-    boolean stalled = lastTickMs >= 0 && nowMs - lastTickMs > absenceMaxMs;
-    lastTickMs = nowMs;
-    boolean majority = peers.majorityLive();
-    boolean cutOff = false;
-    if (!majority && minoritySinceMs < 0) {
-      minoritySinceMs = nowMs;
-    } else if (majority && minoritySinceMs >= 0) {
-      cutOff = nowMs - minoritySinceMs > absenceMaxMs;
-      minoritySinceMs = -1;
-    }
-    if ((stalled || cutOff) && peers.ring.size() > 1) {
-      peers.store.clear();
-      repair.forget();
-      dataForgotten++;
+  public void noteGap(long gapMs, long nowMs) {
+    if (gapMs > config.tombstoneRetentionMs() / 2) {
+      noteLongAbsence(nowMs);
     }
   }
 
-  private long lastTickMs = -1;
+  private void noteLongAbsence(long nowMs) {
+    longAbsenceUntilMs = nowMs + config.tombstoneRetentionMs();
+    if (declaredDeadAtMs >= 0 && nowMs - declaredDeadAtMs <= config.tombstoneRetentionMs()) {
+      dropData(nowMs);
+    }
+  }
+
+  private void dropData(long nowMs) {
+    if (peers.ring.size() == 1) {
+      return;
+    }
+    peers.store.clear();
+    repair.forget(nowMs, 0);
+    longAbsenceUntilMs = -1;
+    declaredDeadAtMs = -1;
+    dataForgotten++;
+  }
+
+  private void trackMajority(long nowMs) {
+    boolean majority = peers.majorityLive();
+    if (!majority && minoritySinceMs < 0) {
+      minoritySinceMs = nowMs;
+    } else if (majority && minoritySinceMs >= 0) {
+      if (nowMs - minoritySinceMs > config.tombstoneRetentionMs() / 2) {
+        noteLongAbsence(nowMs);
+      }
+      minoritySinceMs = -1;
+    }
+  }
+
+  private long longAbsenceUntilMs = -1;
+  private long declaredDeadAtMs = -1;
   private long minoritySinceMs = -1;
   private long dataForgotten;
 
@@ -678,6 +769,11 @@ public final class Replication {
 
   private static boolean contains(int[] members, int count, int member) {
     return indexOf(members, count, member) >= 0;
+  }
+
+  /** The answers a write can have; anything else from a peer is ignored. */
+  private static boolean validErrCode(int errCode) {
+    return errCode == ErrorCode.SUCCESS || errCode == ErrorCode.NOT_FOUND;
   }
 
   private static long idWord(ByteString id, int from) {
