@@ -142,8 +142,24 @@ public final class NettyNode implements AutoCloseable {
   }
 
   private void onTick() {
-    node.onTick(nowMs(), outbox);
+    try {
+      node.onTick(nowMs(), outbox);
+    } catch (RuntimeException e) {
+      failStop(e);
+    }
     channel.flush();
+  }
+
+  /**
+   * A bug or a broken invariant in the core: stop at once, as a crash would, rather than go on
+   * with a node whose state is wrong or whose timer has died (a periodic task that throws is
+   * never run again). The others treat it as crashed; replication covers that.
+   */
+  private static void failStop(RuntimeException e) {
+    System.err.println("kvd: internal error, stopping: " + e);
+    e.printStackTrace();
+    System.err.flush();
+    Runtime.getRuntime().halt(KvdMain.EXIT_INTERNAL);
   }
 
   private void onPacket(DatagramPacket packet) {
@@ -162,6 +178,8 @@ public final class NettyNode implements AutoCloseable {
       if (outbox.shutdownRequested) {
         haltAfterFlush();
       }
+    } catch (RuntimeException e) {
+      failStop(e);
     } finally {
       packet.release();
     }
