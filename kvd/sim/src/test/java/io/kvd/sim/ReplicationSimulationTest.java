@@ -109,6 +109,7 @@ class ReplicationSimulationTest {
     int churnSeeds = 0;
     int churnAnomalies = 0;
     int stableSeeds = 0;
+    List<Long> anomalous = new ArrayList<>();
     for (long s = 0; s < seeds; s++) {
       long seed = one != null ? one : base + s;
       Outcome outcome = runSeed(seed);
@@ -118,7 +119,13 @@ class ReplicationSimulationTest {
       } else {
         churnSeeds++;
         churnAnomalies += outcome.linearizabilityAnomalies();
+        if (outcome.linearizabilityAnomalies() > 0) {
+          anomalous.add(seed);
+        }
       }
+    }
+    if (!anomalous.isEmpty()) {
+      System.out.println("replication: seeds with keys not linearizable under churn: " + anomalous);
     }
     System.out.printf("replication: %d seeds (%d stable, %d with faults), %d operations checked:"
         + " 0 lost acknowledged writes, 0 sequential-consistency anomalies, %d keys not"
