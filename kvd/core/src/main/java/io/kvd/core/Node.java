@@ -44,6 +44,15 @@ public final class Node {
   /** After WIPEOUT, repair waits this long before pulling, so that a sweep of WIPEOUTs sticks. */
   public static final long WIPE_QUIET_MS = 5_000;
   /**
+   * A tick this late (ticks come every 10 ms) means the node is starved of CPU. In a cluster it
+   * then answers key requests OVERLOAD for {@link #SHED_MS}, so that membership and replication
+   * traffic gets through: starved members miss probes, get declared dead, and every view change
+   * costs repair and readiness, a spiral that shedding load early avoids.
+   */
+  public static final long TICK_LATE_MS = 50;
+  public static final long SHED_MS = 250;
+  public static final int SHED_WAIT_MS = 100;
+  /**
    * Client requests read this soon after a stall are dropped, in a cluster (see
    * DropReason.STALE_AFTER_STALL); a node alone has no replicas for a stale write to undo.
    */
@@ -62,6 +71,8 @@ public final class Node {
   private final Replication replication;
   private long declaredDeadSeen;
   private long staleUntilMs = -1;
+  private long shedUntilMs = -1;
+  private long lastTickMs = -1;
 
   /** A node alone: it owns every key. */
   public Node(NodeConfig config) {
@@ -150,6 +161,12 @@ public final class Node {
     // The key is copied out of the request once, for routing and the store; null if invalid.
     byte[] key = null;
     if (command == Command.PUT || command == Command.GET || command == Command.REMOVE) {
+      if (nowMs < shedUntilMs) {
+        stats.onShed();
+        send(from, id, KVResponse.newBuilder().setErrCode(ErrorCode.OVERLOAD)
+            .setOverloadWaitTime(SHED_WAIT_MS).build(), out);
+        return;
+      }
       key = validKey(request) ? request.getKey().toByteArray() : null;
       if (key != null && routeElsewhere(from, msg, key, out)) {
         return;
@@ -191,6 +208,10 @@ public final class Node {
   /** Periodic work: expire the reply cache; run membership's timers. */
   public void onTick(long nowMs, Outbox out) {
     advanceTime(nowMs);
+    if (lastTickMs >= 0 && nowMs - lastTickMs > TICK_LATE_MS && ring.size() > 1) {
+      shedUntilMs = nowMs + SHED_MS;
+    }
+    lastTickMs = nowMs;
     replies.expire(nowMs);
     gossipOut = out;
     membership.onTick(nowMs, gossipSender);

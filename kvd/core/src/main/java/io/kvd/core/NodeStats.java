@@ -8,6 +8,7 @@ import io.kvd.core.codec.ClientCodec.DropReason;
  */
 public final class NodeStats {
   private long forgotten;
+  private long shed;
   private final long[] requestsByCommand = new long[Command.COUNT + 1];
   private final long[] repliesByErrCode = new long[ErrorCode.COUNT];
   private final long[] droppedByReason = new long[DropReason.values().length];
@@ -78,6 +79,15 @@ public final class NodeStats {
     if (errCode >= 0 && errCode < ErrorCode.COUNT) {
       repliesByErrCode[errCode]++;
     }
+  }
+
+  void onShed() {
+    shed++;
+  }
+
+  /** Key requests answered OVERLOAD because the node's ticks ran late (starved of CPU). */
+  public long shed() {
+    return shed;
   }
 
   void onForgotten() {

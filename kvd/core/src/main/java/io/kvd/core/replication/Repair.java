@@ -69,6 +69,12 @@ public final class Repair {
   private long cycleStartedMs;
   private long nextCycleAtMs;
   private long cyclesCompleted;
+  /** The current gap between cycles: doubles after each cycle that found nothing to repair. */
+  private long intervalMs;
+  private boolean cycleFoundDifference;
+  private long lastCycleViewVersion = -1;
+  /** The gap between cycles grows to at most this many times repairIntervalMs. */
+  public static final int REPAIR_INTERVAL_MAX_FACTOR = 8;
   private long lastCycleMs;
 
   // One round per peer.
@@ -132,6 +138,7 @@ public final class Repair {
     this.storeLengthMax = storeLengthMax;
     this.members = peers.ring.size();
     this.set = new int[config.replicationFactor()];
+    this.intervalMs = config.repairIntervalMs();
     this.roundId = new long[members];
     this.roundStartedMs = new long[members];
     this.roundProgressMs = new long[members];
@@ -175,6 +182,7 @@ public final class Repair {
     lastViewVersion = -1;
     noteView();
     cycleActive = false;
+    intervalMs = config.repairIntervalMs();
     nextCycleAtMs = nowMs + quietMs;
     handoffs.clear();
     pushes.clear();
@@ -194,6 +202,11 @@ public final class Repair {
     if (cycleActive && cycleViewVersion != peers.membership.viewVersion()) {
       cycleActive = false; // The view changed: start over in the new one.
       nextCycleAtMs = nowMs;
+    }
+    if (!cycleActive && lastCycleViewVersion != peers.membership.viewVersion()) {
+      lastCycleViewVersion = peers.membership.viewVersion();
+      intervalMs = config.repairIntervalMs();
+      nextCycleAtMs = Math.min(nextCycleAtMs, nowMs);
     }
     if (!cycleActive && nowMs >= nextCycleAtMs) {
       startCycle(nowMs, out);
@@ -238,9 +251,10 @@ public final class Repair {
 
   private void startCycle(long nowMs, Outbox out) {
     cycleActive = true;
+    cycleFoundDifference = false;
     cycleViewVersion = peers.membership.viewVersion();
     cycleStartedMs = nowMs;
-    nextCycleAtMs = nowMs + config.repairIntervalMs();
+    nextCycleAtMs = nowMs + intervalMs;
     computeDigests(nowMs, out);
     boolean[] live = peers.membership.live();
     for (int m = 0; m < members; m++) {
@@ -254,6 +268,10 @@ public final class Repair {
   private void completeCycle(long nowMs) {
     cycleActive = false;
     cyclesCompleted++;
+    // A quiet cluster needs repair less often; any difference, or a view change, resets it.
+    intervalMs = cycleFoundDifference ? config.repairIntervalMs()
+        : Math.min(intervalMs * 2, REPAIR_INTERVAL_MAX_FACTOR * config.repairIntervalMs());
+    nextCycleAtMs = cycleStartedMs + intervalMs;
     lastCycleMs = nowMs - cycleStartedMs;
     // Synced as of the view the cycle ran in: forget the views before it.
     while (!viewVersions.isEmpty() && viewVersions.get(0) < cycleViewVersion) {
@@ -512,6 +530,7 @@ public final class Repair {
       return;
     }
     chunksExpected[from] = chunks;
+    cycleFoundDifference |= message.getRangeMask() != 0;
     if (!message.getOk()) {
       roundTruncated[from] = true;
       roundCursor[from] = message.getLastToken();
