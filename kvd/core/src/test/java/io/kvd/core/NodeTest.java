@@ -148,6 +148,42 @@ class NodeTest {
         "once the window has passed");
   }
 
+  @Test
+  void aStarvedClusteredNodeShedsKeyRequests() {
+    long self = Addresses.of(0x7F00_0001, 43_100);
+    node = new Node(NodeConfig.defaults(PID, STORE_LENGTH_MAX, 13),
+        new io.kvd.core.cluster.ClusterConfig(new long[] {self, Addresses.of(0x7F00_0001, 43_101)},
+            self, 16, io.kvd.core.cluster.MembershipConfig.DEFAULT, 1, 1));
+    nowMs = 1_000;
+    node.onTick(nowMs, out);
+    nowMs += Node.TICK_LATE_MS;
+    node.onTick(nowMs, out);
+    sendGet();
+    assertEquals(0, node.stats().shed(), "a tick exactly TICK_LATE_MS late does not shed");
+    nowMs += Node.TICK_LATE_MS + 1;
+    node.onTick(nowMs, out);
+    KVResponse shed = call(get("k"));
+    assertEquals(ErrorCode.OVERLOAD, shed.getErrCode(), "a later tick sheds");
+    assertEquals(Node.SHED_WAIT_MS, shed.getOverloadWaitTime());
+    assertEquals(ErrorCode.SUCCESS, call(command(Command.IS_ALIVE)).getErrCode(),
+        "only key requests are shed");
+    assertEquals(1, node.stats().shed());
+    for (long t = nowMs + 10; t <= nowMs + Node.SHED_MS - 10; t += 10) {
+      node.onTick(t, out);
+    }
+    nowMs += Node.SHED_MS - 1;
+    sendGet();
+    assertEquals(2, node.stats().shed(), "still shedding just before SHED_MS has passed");
+    nowMs += 1;
+    sendGet();
+    assertEquals(2, node.stats().shed(), "served again once SHED_MS has passed");
+  }
+
+  private void sendGet() {
+    byte[] datagram = ClientCodec.encodeRequest(newId(), get("k"));
+    node.onDatagram(CLIENT, datagram, datagram.length, nowMs, out);
+  }
+
   private void assertDropped(byte[] datagram, String what) {
     int before = out.sent.size();
     node.onDatagram(CLIENT, datagram, datagram.length, nowMs, out);

@@ -30,6 +30,32 @@ class RingTest {
   }
 
   @Test
+  void replicasWithFewerLiveMembersThanWantedFindThemAll() {
+    long[] members = new long[20];
+    for (int m = 0; m < members.length; m++) {
+      members[m] = Addresses.of(0x7F00_0001, 43_100 + m);
+    }
+    Ring ring = new Ring(members, 64);
+    for (int liveCount = 0; liveCount <= 5; liveCount++) {
+      boolean[] live = new boolean[members.length];
+      for (int m = 0; m < liveCount; m++) {
+        live[3 * m + 1] = true;
+      }
+      for (long token = -5; token < 5; token++) {
+        int[] bounded = new int[4];
+        int[] counted = new int[4];
+        int n = ring.replicas(token * 0x1234_5678_9ABCL, live, liveCount, bounded);
+        assertEquals(Math.min(4, liveCount), n, liveCount + " live");
+        assertEquals(n, ring.replicas(token * 0x1234_5678_9ABCL, live, counted));
+        assertTrue(Arrays.equals(bounded, counted), "the same members, in the same order");
+        for (int i = 0; i < n; i++) {
+          assertTrue(live[bounded[i]], "only live members");
+        }
+      }
+    }
+  }
+
+  @Test
   void twentyMembersOwnAtMost115TimesTheMeanShare() {
     double worst = 0;
     for (int layout = 0; layout < 30; layout++) {
