@@ -352,7 +352,7 @@ public final class Node {
   }
 
   private boolean answeredFromCache(long from, ByteString id, Outbox out) {
-    int cached = replies.lookup(from, idHigh(id), idLow(id), id.size());
+    int cached = replies.lookup(from, ReplyCache.idHigh(id), ReplyCache.idLow(id), id.size());
     if (cached == ReplyCache.MISS) {
       return false;
     }
@@ -377,7 +377,7 @@ public final class Node {
   }
 
   private void remember(long from, ByteString id, int errCode, long nowMs, Outbox out) {
-    replies.insert(from, idHigh(id), idLow(id), id.size(), errCode, nowMs);
+    replies.insert(from, ReplyCache.idHigh(id), ReplyCache.idLow(id), id.size(), errCode, nowMs);
     reply(from, id, errCode, out);
   }
 
@@ -399,21 +399,5 @@ public final class Node {
     lastNowMs = nowMs;
   }
 
-  /** The first 8 bytes of a messageID (zero-padded), big-endian. */
-  static long idHigh(ByteString id) {
-    return idWord(id, 0);
-  }
 
-  /** Bytes 8 to 15 of a messageID (zero-padded), big-endian. */
-  static long idLow(ByteString id) {
-    return idWord(id, 8);
-  }
-
-  private static long idWord(ByteString id, int from) {
-    long word = 0;
-    for (int i = from; i < from + 8; i++) {
-      word = (word << 8) | (i < id.size() ? id.byteAt(i) & 0xFF : 0);
-    }
-    return word;
-  }
 }

@@ -1,5 +1,7 @@
 package io.kvd.core;
 
+import com.google.protobuf.ByteString;
+
 /**
  * The at-most-once reply cache: for each mutating request, keyed by (sender, messageID), the error
  * code it was answered with, kept for {@code retentionMs} so that a retry gets the same answer and
@@ -204,5 +206,23 @@ public final class ReplyCache {
 
   private static int metaErrCode(long meta) {
     return (int) meta & 0xFF;
+  }
+
+  /** The first 8 bytes of a messageID (zero-padded), big-endian: its key's high word. */
+  public static long idHigh(ByteString id) {
+    return idWord(id, 0);
+  }
+
+  /** Bytes 8 to 15 of a messageID (zero-padded), big-endian: its key's low word. */
+  public static long idLow(ByteString id) {
+    return idWord(id, 8);
+  }
+
+  private static long idWord(ByteString id, int from) {
+    long word = 0;
+    for (int i = from; i < from + 8; i++) {
+      word = (word << 8) | (i < id.size() ? id.byteAt(i) & 0xFF : 0);
+    }
+    return word;
   }
 }

@@ -434,8 +434,8 @@ class NodeTest {
   void messageIdsThatDifferOnlyInLengthAreDifferentRequests() {
     ByteString shortId = ByteString.copyFrom(new byte[2]);
     ByteString longId = ByteString.copyFrom(new byte[4]);
-    assertEquals(Node.idHigh(shortId), Node.idHigh(longId));
-    assertEquals(Node.idLow(shortId), Node.idLow(longId));
+    assertEquals(ReplyCache.idHigh(shortId), ReplyCache.idHigh(longId));
+    assertEquals(ReplyCache.idLow(shortId), ReplyCache.idLow(longId));
     assertEquals(ErrorCode.NOT_FOUND, call(CLIENT, shortId, remove("k")).getErrCode());
     assertEquals(ErrorCode.SUCCESS, call(put("k", "v")).getErrCode());
     assertEquals(ErrorCode.SUCCESS, call(CLIENT, longId, remove("k")).getErrCode());
@@ -449,11 +449,11 @@ class NodeTest {
     for (int i = 0; i < 16; i++) {
       id[i] = (byte) (0xF0 + i);
     }
-    assertEquals(0xF0F1_F2F3_F4F5_F6F7L, Node.idHigh(ByteString.copyFrom(id)));
-    assertEquals(0xF8F9_FAFB_FCFD_FEFFL, Node.idLow(ByteString.copyFrom(id)));
-    assertEquals(0xF0F1_F2F3_F4F5_F6F7L, Node.idHigh(ByteString.copyFrom(id, 0, 9)));
-    assertEquals(0xF800_0000_0000_0000L, Node.idLow(ByteString.copyFrom(id, 0, 9)));
-    assertEquals(0xF0F1_0000_0000_0000L, Node.idHigh(ByteString.copyFrom(id, 0, 2)));
+    assertEquals(0xF0F1_F2F3_F4F5_F6F7L, ReplyCache.idHigh(ByteString.copyFrom(id)));
+    assertEquals(0xF8F9_FAFB_FCFD_FEFFL, ReplyCache.idLow(ByteString.copyFrom(id)));
+    assertEquals(0xF0F1_F2F3_F4F5_F6F7L, ReplyCache.idHigh(ByteString.copyFrom(id, 0, 9)));
+    assertEquals(0xF800_0000_0000_0000L, ReplyCache.idLow(ByteString.copyFrom(id, 0, 9)));
+    assertEquals(0xF0F1_0000_0000_0000L, ReplyCache.idHigh(ByteString.copyFrom(id, 0, 2)));
   }
 
   // --- Limits ---------------------------------------------------------------------------------

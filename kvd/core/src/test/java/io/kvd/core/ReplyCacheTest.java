@@ -50,8 +50,8 @@ class ReplyCacheTest {
   void keyIsSenderAndBothIdHalvesAndIdLength() {
     ReplyCache cache = cache(4096);
     // IDs {0,0} and {0,0,0,0} pack to the same halves (zero-padded); only the length differs.
-    assertEquals(Node.idHigh(com.google.protobuf.ByteString.copyFrom(new byte[2])),
-        Node.idHigh(com.google.protobuf.ByteString.copyFrom(new byte[4])));
+    assertEquals(ReplyCache.idHigh(com.google.protobuf.ByteString.copyFrom(new byte[2])),
+        ReplyCache.idHigh(com.google.protobuf.ByteString.copyFrom(new byte[4])));
     cache.insert(SENDER_A, 0, 0, 2, 1, 0);
     assertEquals(1, cache.lookup(SENDER_A, 0, 0, 2));
     assertEquals(ReplyCache.MISS, cache.lookup(SENDER_A, 0, 0, 4), "same halves, other length");

@@ -478,8 +478,8 @@ public final class Replication {
    */
   private void rememberReply(long client, ByteString messageId, int errCode, long nowMs,
       int keepFree) {
-    long high = idWord(messageId, 0);
-    long low = idWord(messageId, 8);
+    long high = ReplyCache.idHigh(messageId);
+    long low = ReplyCache.idLow(messageId);
     if (replies.lookup(client, high, low, messageId.size()) == ReplyCache.MISS
         && replies.hasRoom(nowMs) && replies.size() + keepFree < replies.capacity()) {
       replies.insert(client, high, low, messageId.size(), errCode, nowMs);
@@ -593,7 +593,7 @@ public final class Replication {
     if (message.hasClient() && message.getClientMessageId().size()
         <= NodeConfig.MESSAGE_ID_LENGTH_MAX) {
       ByteString id = message.getClientMessageId();
-      int cached = replies.lookup(message.getClient(), idWord(id, 0), idWord(id, 8), id.size());
+      int cached = replies.lookup(message.getClient(), ReplyCache.idHigh(id), ReplyCache.idLow(id), id.size());
       if (cached != ReplyCache.MISS) {
         reply.setErrCode(cached).setOk(true);
       }
@@ -776,13 +776,7 @@ public final class Replication {
     return errCode == ErrorCode.SUCCESS || errCode == ErrorCode.NOT_FOUND;
   }
 
-  private static long idWord(ByteString id, int from) {
-    long word = 0;
-    for (int i = from; i < from + 8; i++) {
-      word = (word << 8) | (i < id.size() ? id.byteAt(i) & 0xFF : 0);
-    }
-    return word;
-  }
+
 
   // Observability.
 
