@@ -1,6 +1,7 @@
 package io.kvd.client;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
 import io.kvd.core.Command;
 import io.kvd.core.ErrorCode;
 import io.kvd.core.NodeConfig;
@@ -8,7 +9,9 @@ import io.kvd.core.codec.ClientCodec;
 import io.kvd.core.codec.ClientCodec.DecodeException;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.ClientProtocol.KVResponse;
-import io.kvd.proto.ClientProtocol.Msg;
+import io.kvd.proto.PeerProtocol.AdminReply;
+import io.kvd.proto.PeerProtocol.AdminRequest;
+import io.kvd.proto.PeerProtocol.PeerMsg;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -219,21 +222,54 @@ public final class KvClient implements AutoCloseable {
 
   private void start(InetSocketAddress node, byte[] messageId, KVRequest request,
       RetryPolicy retryPolicy, CompletableFuture<KVResponse> future) {
-    byte[] id = messageId;
-    if (id == null) {
-      id = new byte[NodeConfig.MESSAGE_ID_LENGTH_MAX];
-      random.nextBytes(id);
-    }
-    ByteString idBytes = ByteString.copyFrom(id);
+    ByteString idBytes = ByteString.copyFrom(messageId != null ? messageId : newId());
     IdKey key = IdKey.of(idBytes);
     if (pending.containsKey(key)) {
       finish(null, future, null, new KvException("messageID already in flight"));
       return;
     }
     Pending p = new Pending(key, node, ClientCodec.encodeRequest(idBytes, request), retryPolicy,
-        future);
+        future, null);
     pending.put(key, p);
     transmit(p);
+  }
+
+  private byte[] newId() {
+    byte[] id = new byte[NodeConfig.MESSAGE_ID_LENGTH_MAX];
+    random.nextBytes(id);
+    return id;
+  }
+
+  /**
+   * Sends an operator's admin request (kvctl: status, faults, blocked links) to {@code node}
+   * with the client's retry policy; completes with the node's AdminReply, or fails with {@link
+   * KvTimeoutException}. Admin requests are idempotent, so retries are safe.
+   */
+  public CompletableFuture<AdminReply> admin(InetSocketAddress node, AdminRequest request) {
+    return admin(node, request, policy);
+  }
+
+  /** {@link #admin(InetSocketAddress, AdminRequest)} with {@code retryPolicy}. */
+  public CompletableFuture<AdminReply> admin(InetSocketAddress node, AdminRequest request,
+      RetryPolicy retryPolicy) {
+    CompletableFuture<AdminReply> future = new CompletableFuture<>();
+    if (inflight.incrementAndGet() > inflightMax) {
+      inflight.decrementAndGet();
+      future.completeExceptionally(new KvException(
+          "too many requests in flight (inflightMax " + inflightMax + ")"));
+      return future;
+    }
+    stats.requests.increment();
+    loop.execute(() -> {
+      ByteString id = ByteString.copyFrom(newId());
+      ByteString payload = request.toByteString();
+      byte[] datagram = PeerMsg.newBuilder().setMessageID(id).setPayload(payload)
+          .setCheckSum(ClientCodec.checksum(id, payload)).setAdmin(true).build().toByteArray();
+      Pending p = new Pending(IdKey.of(id), node, datagram, retryPolicy, null, future);
+      pending.put(p.key, p);
+      transmit(p);
+    });
+    return future;
   }
 
   private void transmit(Pending p) {
@@ -261,8 +297,15 @@ public final class KvClient implements AutoCloseable {
     }
     if (p.attempt >= p.policy.retriesMax()) {
       stats.timeouts.increment();
-      finish(p, p.future, null, new KvTimeoutException("no reply from " + p.node + " after "
-          + (p.attempt + 1) + " attempts", p.attempt + 1));
+      KvTimeoutException timeout = new KvTimeoutException("no reply from " + p.node + " after "
+          + (p.attempt + 1) + " attempts", p.attempt + 1);
+      if (p.adminFuture != null) {
+        pending.remove(p.key);
+        inflight.decrementAndGet();
+        p.adminFuture.completeExceptionally(timeout);
+        return;
+      }
+      finish(p, p.future, null, timeout);
       return;
     }
     p.attempt++;
@@ -273,19 +316,38 @@ public final class KvClient implements AutoCloseable {
   private void onReply(ByteBuf content) {
     byte[] bytes = new byte[content.readableBytes()];
     content.readBytes(bytes);
-    Msg msg;
-    KVResponse reply;
+    PeerMsg msg;
     try {
-      msg = ClientCodec.decodeMsg(bytes, bytes.length, NodeConfig.DATAGRAM_LENGTH_MAX,
+      msg = ClientCodec.decodePeerMsg(bytes, bytes.length, NodeConfig.DATAGRAM_LENGTH_MAX,
           NodeConfig.MESSAGE_ID_LENGTH_MAX);
-      reply = ClientCodec.decodeReply(msg);
     } catch (DecodeException e) {
       stats.badReplies.increment();
       return;
     }
     Pending p = pending.get(IdKey.of(msg.getMessageID()));
-    if (p == null) {
+    if (p == null || msg.getAdmin() != (p.adminFuture != null)) {
       stats.unmatchedReplies.increment();
+      return;
+    }
+    if (p.adminFuture != null) {
+      AdminReply adminReply;
+      try {
+        adminReply = AdminReply.parseFrom(msg.getPayload());
+      } catch (InvalidProtocolBufferException e) {
+        stats.badReplies.increment();
+        return;
+      }
+      p.timeout.cancel(false);
+      pending.remove(p.key);
+      inflight.decrementAndGet();
+      p.adminFuture.complete(adminReply);
+      return;
+    }
+    KVResponse reply;
+    try {
+      reply = KVResponse.parseFrom(msg.getPayload());
+    } catch (InvalidProtocolBufferException e) {
+      stats.badReplies.increment();
       return;
     }
     p.timeout.cancel(false);
@@ -348,17 +410,20 @@ public final class KvClient implements AutoCloseable {
     final byte[] datagram;
     final RetryPolicy policy;
     final CompletableFuture<KVResponse> future;
+    /** Set instead of future for an admin request. */
+    final CompletableFuture<AdminReply> adminFuture;
     int attempt;
     int overloads;
     ScheduledFuture<?> timeout;
 
     Pending(IdKey key, InetSocketAddress node, byte[] datagram, RetryPolicy policy,
-        CompletableFuture<KVResponse> future) {
+        CompletableFuture<KVResponse> future, CompletableFuture<AdminReply> adminFuture) {
       this.key = key;
       this.node = node;
       this.datagram = datagram;
       this.policy = policy;
       this.future = future;
+      this.adminFuture = adminFuture;
     }
   }
 }

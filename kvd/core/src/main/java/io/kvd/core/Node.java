@@ -13,9 +13,11 @@ import io.kvd.core.replication.Replication;
 import io.kvd.core.store.Store;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.ClientProtocol.KVResponse;
+import io.kvd.proto.PeerProtocol.AdminReply;
 import io.kvd.proto.PeerProtocol.Gossip;
 import io.kvd.proto.PeerProtocol.PeerMsg;
 import io.kvd.proto.PeerProtocol.Replica;
+import java.util.function.LongSupplier;
 
 /**
  * One kvd node's logic, free of I/O: it is fed datagrams and the current time, and writes replies
@@ -73,6 +75,7 @@ public final class Node {
   private long staleUntilMs = -1;
   private long shedUntilMs = -1;
   private long lastTickMs = -1;
+  private final Admin admin;
 
   /** A node alone: it owns every key. */
   public Node(NodeConfig config) {
@@ -90,6 +93,27 @@ public final class Node {
         Hashing.mix64(config.hashSeed() + 1));
     this.replication = new Replication(ring, membership, store, replies, this.config,
         cluster.replication(), this::send);
+    this.admin = new Admin(this, ring, membership);
+  }
+
+  /** Where STATUS reads the heap figures from (the JVM's in kvd; none in the simulator). */
+  public void setHeapGauges(LongSupplier usedBytes, LongSupplier maxBytes) {
+    admin.gauges = new Admin.HostGauges() {
+      @Override
+      public long heapUsedBytes() {
+        return usedBytes.getAsLong();
+      }
+
+      @Override
+      public long heapMaxBytes() {
+        return maxBytes.getAsLong();
+      }
+    };
+  }
+
+  /** What an admin STATUS request would answer now. */
+  public AdminReply status(long nowMs) {
+    return admin.status(nowMs);
   }
 
   public Replication replication() {
@@ -131,6 +155,17 @@ public final class Node {
     } catch (DecodeException e) {
       stats.onDrop(e.reason());
       return;
+    }
+    if (msg.getAdmin()) {
+      admin.onRequest(from, msg, nowMs, out);
+      return;
+    }
+    if (admin.anyBlocked(nowMs)) {
+      if (admin.blocked(ring.indexOf(from), nowMs)) {
+        stats.onDrop(DropReason.BLOCKED);
+        return;
+      }
+      out = admin.filter(out, nowMs);
     }
     if (msg.getGossip()) {
       onGossip(from, msg, nowMs, out);
@@ -212,6 +247,9 @@ public final class Node {
       shedUntilMs = nowMs + SHED_MS;
     }
     lastTickMs = nowMs;
+    stats.roll(nowMs);
+    admin.onTick(nowMs, out);
+    out = admin.filter(out, nowMs);
     replies.expire(nowMs);
     gossipOut = out;
     membership.onTick(nowMs, gossipSender);
@@ -220,6 +258,7 @@ public final class Node {
 
   private void onReplica(long from, PeerMsg msg, long nowMs, Outbox out) {
     int member = ring.indexOf(from);
+    stats.onReplicaReceived();
     Replica replica;
     try {
       replica = member < 0 ? null : Replica.parseFrom(msg.getPayload());

@@ -19,6 +19,64 @@ public final class NodeStats {
   private long routingConflicts;
   private long gossipSent;
   private long gossipReceived;
+  private long replicaReceived;
+  private long blockedSends;
+  // The counts of the last whole second (see roll), and the totals when it began.
+  private final long[] requestsLastSecond = new long[Command.COUNT + 1];
+  private final long[] repliesLastSecond = new long[ErrorCode.COUNT];
+  private final long[] requestsAtSecond = new long[Command.COUNT + 1];
+  private final long[] repliesAtSecond = new long[ErrorCode.COUNT];
+  private long secondEndsAtMs = -1;
+
+  /**
+   * Closes the current second once {@code nowMs} reaches its end: its counts become the last
+   * second's. A second in which roll was not called (a stall) counts into the next one.
+   */
+  void roll(long nowMs) {
+    if (secondEndsAtMs < 0) {
+      secondEndsAtMs = nowMs + 1_000;
+      return;
+    }
+    if (nowMs < secondEndsAtMs) {
+      return;
+    }
+    for (int i = 0; i < requestsByCommand.length; i++) {
+      requestsLastSecond[i] = requestsByCommand[i] - requestsAtSecond[i];
+      requestsAtSecond[i] = requestsByCommand[i];
+    }
+    for (int i = 0; i < repliesByErrCode.length; i++) {
+      repliesLastSecond[i] = repliesByErrCode[i] - repliesAtSecond[i];
+      repliesAtSecond[i] = repliesByErrCode[i];
+    }
+    secondEndsAtMs = Math.max(secondEndsAtMs + 1_000, nowMs + 1);
+  }
+
+  /** Requests with this command code in the last whole second (codes outside 0..8 under 9). */
+  public long requestsLastSecond(int command) {
+    return requestsLastSecond[command];
+  }
+
+  public long repliesLastSecond(int errCode) {
+    return repliesLastSecond[errCode];
+  }
+
+  void onReplicaReceived() {
+    replicaReceived++;
+  }
+
+  /** Replication and repair messages received. */
+  public long replicaReceived() {
+    return replicaReceived;
+  }
+
+  void onBlockedSend() {
+    blockedSends++;
+  }
+
+  /** Datagrams not sent because an operator blocked the link to their member. */
+  public long blockedSends() {
+    return blockedSends;
+  }
 
   void onForwardSent() {
     forwardsSent++;

@@ -1,5 +1,6 @@
 package io.kvd.server;
 
+import io.kvd.client.ServersFile;
 import io.kvd.client.KvClient;
 import io.kvd.client.RetryPolicy;
 import java.io.IOException;

@@ -1,5 +1,6 @@
 package io.kvd.server;
 
+import io.kvd.client.ServersFile;
 import io.kvd.client.Transports;
 import io.kvd.core.Addresses;
 import io.kvd.core.Node;
@@ -7,7 +8,7 @@ import io.kvd.core.NodeConfig;
 import io.kvd.core.cluster.ClusterConfig;
 import io.kvd.core.cluster.MembershipConfig;
 import io.kvd.core.cluster.Ring;
-import io.kvd.server.ServersFile.Member;
+import io.kvd.client.ServersFile.Member;
 import io.kvd.server.fault.FaultConfig;
 import java.io.IOException;
 import java.io.InputStream;

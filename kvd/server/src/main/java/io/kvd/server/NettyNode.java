@@ -6,6 +6,7 @@ import io.kvd.core.Node;
 import io.kvd.core.Outbox;
 import io.kvd.server.fault.FaultConfig;
 import io.kvd.server.fault.FaultInjector;
+import io.kvd.proto.PeerProtocol.LinkFaults;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -63,6 +64,7 @@ public final class NettyNode implements AutoCloseable {
     this.group = group;
     this.channel = channel;
     this.faults = faults;
+    this.outbox.faultsActive = faults.config().active();
   }
 
   /** Binds {@code host:port} and starts serving, without faults. */
@@ -77,7 +79,9 @@ public final class NettyNode implements AutoCloseable {
    */
   public static NettyNode start(Node node, String host, int port, FaultConfig faultConfig)
       throws Exception {
-    FaultInjector faults = faultConfig.active() ? FaultInjector.of(faultConfig) : null;
+    // The injector always exists, so that an operator can turn faults on at run time (kvctl
+    // fault); it is bypassed while no fault is active.
+    FaultInjector faults = FaultInjector.of(faultConfig);
     EventLoopGroup group = Transports.newGroup(1, runnable -> new Thread(runnable, "kvd-node"));
     NettyNode[] self = new NettyNode[1];
     Bootstrap bootstrap = new Bootstrap()
@@ -113,6 +117,8 @@ public final class NettyNode implements AutoCloseable {
       }
       Channel channel = bootstrap.bind(new InetSocketAddress(address, port)).sync().channel();
       self[0] = new NettyNode(node, group, channel, faults);
+      Runtime runtime = Runtime.getRuntime();
+      node.setHeapGauges(() -> runtime.totalMemory() - runtime.freeMemory(), runtime::maxMemory);
       channel.eventLoop().scheduleAtFixedRate(self[0]::onTick, TICK_INTERVAL_MS,
           TICK_INTERVAL_MS, TimeUnit.MILLISECONDS);
       return self[0];
@@ -191,7 +197,7 @@ public final class NettyNode implements AutoCloseable {
     // now.
     channel.eventLoop().schedule(() -> Runtime.getRuntime().halt(0), SHUTDOWN_FLUSH_MS_MAX,
         TimeUnit.MILLISECONDS);
-    if (faults != null && faults.delayedWaiting() > 0) {
+    if (faults.delayedWaiting() > 0) {
       return; // The last delayed copy to leave halts the node (DelayingLink).
     }
     haltAfterLastWrite();
@@ -212,6 +218,7 @@ public final class NettyNode implements AutoCloseable {
     private InetSocketAddress currentSender;
     ChannelFuture lastWrite;
     boolean shutdownRequested;
+    boolean faultsActive;
 
     void current(long from, InetSocketAddress sender) {
       currentFrom = from;
@@ -220,11 +227,19 @@ public final class NettyNode implements AutoCloseable {
 
     @Override
     public void send(long address, byte[] datagram) {
-      if (faults == null) {
+      if (!faultsActive) {
         write(resolve(address), datagram);
       } else {
         faults.send(address, datagram, faultLink);
       }
+    }
+
+    @Override
+    public void faults(LinkFaults value) {
+      FaultConfig config = FaultConfig.of(value, faults.config().seed());
+      faults.setConfig(config);
+      faultsActive = config.active();
+      System.out.println("kvd: faults on sent datagrams now: " + config.describe());
     }
 
     InetSocketAddress resolve(long address) {
@@ -267,7 +282,7 @@ public final class NettyNode implements AutoCloseable {
     }
   }
 
-  /** The fault layer's counters, or null when the node runs without faults. */
+  /** The fault layer and its counters. */
   public FaultInjector faults() {
     return faults;
   }

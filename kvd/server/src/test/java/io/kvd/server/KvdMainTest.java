@@ -1,5 +1,6 @@
 package io.kvd.server;
 
+import io.kvd.client.ServersFile;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

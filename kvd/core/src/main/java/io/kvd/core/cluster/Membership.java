@@ -3,6 +3,7 @@ package io.kvd.core.cluster;
 import io.kvd.core.Invariants;
 import io.kvd.proto.PeerProtocol.Gossip;
 import io.kvd.proto.PeerProtocol.Update;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -48,6 +49,8 @@ public final class Membership {
   private final long[] suspectDeadlineMs;
   private final int[] retransmitsLeft;
   private final boolean[] live;
+  /** When each member's last message arrived, in ms; -1 before the first. */
+  private final long[] lastHeardMs;
   private final int retransmits;
   private final int[] order;
   private int orderPosition;
@@ -89,6 +92,8 @@ public final class Membership {
     this.suspectDeadlineMs = new long[n];
     this.retransmitsLeft = new int[n];
     this.live = new boolean[n];
+    this.lastHeardMs = new long[n];
+    Arrays.fill(lastHeardMs, -1);
     for (int i = 0; i < n; i++) {
       status[i] = Status.ALIVE;
       live[i] = true;
@@ -145,6 +150,11 @@ public final class Membership {
     return incarnation[member];
   }
 
+  /** When a membership message from {@code member} last arrived, in ms; -1 if never. */
+  public long lastHeardMs(int member) {
+    return lastHeardMs[member];
+  }
+
   public int selfIndex() {
     return self;
   }
@@ -196,6 +206,10 @@ public final class Membership {
 
   /** Handles one membership message from {@code from}. */
   public void onGossip(long from, Gossip gossip, long nowMs, Sender out) {
+    int sender = ring.indexOf(from);
+    if (sender >= 0) {
+      lastHeardMs[sender] = nowMs;
+    }
     for (Update update : gossip.getUpdatesList()) {
       apply(update, nowMs);
     }

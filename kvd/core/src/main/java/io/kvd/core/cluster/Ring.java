@@ -24,6 +24,7 @@ public final class Ring {
   private static final long KEY_SEED = 0x6B76_645F_7269_6E67L; // "kvd_ring"
 
   private final long[] members;
+  private final int virtualNodesPerMember;
   private final long[] tokens;
   private final int[] owners;
 
@@ -34,6 +35,7 @@ public final class Ring {
     Invariants.check(virtualNodesPerMember >= 1 && virtualNodesPerMember <= VIRTUAL_NODES_MAX,
         "%d virtual nodes, allowed 1..%d", virtualNodesPerMember, VIRTUAL_NODES_MAX);
     this.members = members.clone();
+    this.virtualNodesPerMember = virtualNodesPerMember;
     Arrays.sort(this.members);
     for (int i = 1; i < this.members.length; i++) {
       Invariants.check(this.members[i] != this.members[i - 1], "member %d listed twice (%d)",
@@ -68,6 +70,10 @@ public final class Ring {
   }
 
   /** Number of members. */
+  public int virtualNodesPerMember() {
+    return virtualNodesPerMember;
+  }
+
   public int size() {
     return members.length;
   }

@@ -31,7 +31,9 @@ public final class ClientCodec {
      * have waited in the socket longer than retries are remembered, so executing it could repeat
      * a write that was answered long ago. The client retries if it still cares.
      */
-    STALE_AFTER_STALL
+    STALE_AFTER_STALL,
+    /** From a member whose traffic an operator blocked (a partition injected with kvctl). */
+    BLOCKED
   }
 
   /** A datagram that could not be decoded, with the reason it is dropped. */

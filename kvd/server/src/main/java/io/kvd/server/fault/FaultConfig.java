@@ -1,5 +1,7 @@
 package io.kvd.server.fault;
 
+import io.kvd.proto.PeerProtocol.LinkFaults;
+
 /**
  * What the transport does to the datagrams a node sends, for tests and operators on machines
  * without netem. Every datagram the node sends (replies, forwards and gossip) is subject to it.
@@ -29,6 +31,15 @@ public record FaultConfig(double lossPct, double duplicatePct, double reorderPct
     long jitterMs, long seed) {
   /** Longest mean delay and jitter accepted, in ms: longer would only fill the delay queue. */
   public static final long DELAY_MS_MAX = 10_000;
+
+  /** The faults an operator asked for (kvctl fault set), under {@code seed}; null means none. */
+  public static FaultConfig of(LinkFaults faults, long seed) {
+    if (faults == null) {
+      return NONE.withSeed(seed);
+    }
+    return new FaultConfig(faults.getLossPct(), faults.getDuplicatePct(),
+        faults.getReorderPct(), faults.getDelayMs(), faults.getJitterMs(), seed);
+  }
 
   /** No faults: the transport sends every datagram once, at once. */
   public static final FaultConfig NONE = new FaultConfig(0, 0, 0, 0, 0, 0);

@@ -39,7 +39,7 @@ public final class FaultInjector {
    */
   public static final long DELAYED_LENGTH_MAX_DEFAULT = 2L << 20;
 
-  private final FaultConfig config;
+  private FaultConfig config;
   private final SplittableRandom random;
   private final int delayedMax;
   private final long delayedLengthMax;
@@ -73,6 +73,14 @@ public final class FaultInjector {
 
   public FaultConfig config() {
     return config;
+  }
+
+  /**
+   * Applies {@code value} to the datagrams sent from now on (an operator's kvctl fault); copies
+   * already delayed still leave on time. The decision stream goes on, unseeded again.
+   */
+  public void setConfig(FaultConfig value) {
+    config = value;
   }
 
   /** Applies the faults to one datagram the node sends to {@code to}. */

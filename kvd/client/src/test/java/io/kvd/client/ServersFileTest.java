@@ -1,4 +1,4 @@
-package io.kvd.server;
+package io.kvd.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvd.core.Addresses;
 import io.kvd.core.cluster.Ring;
-import io.kvd.server.ServersFile.Member;
+import io.kvd.client.ServersFile.Member;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

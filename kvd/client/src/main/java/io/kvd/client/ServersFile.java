@@ -1,4 +1,4 @@
-package io.kvd.server;
+package io.kvd.client;
 
 import io.kvd.core.Addresses;
 import io.kvd.core.cluster.Ring;
