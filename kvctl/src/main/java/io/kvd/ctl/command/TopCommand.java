@@ -1,5 +1,6 @@
 package io.kvd.ctl.command;
 
+import com.fasterxml.jackson.databind.SerializationFeature;
 import io.kvd.ctl.Exit;
 import io.kvd.ctl.KvctlException;
 import io.kvd.ctl.KvctlMain;
@@ -156,7 +157,8 @@ public final class TopCommand extends KvctlCommand {
       }
       json.put("perNode", rows);
       try {
-        session().out().println(session().json().writer().writeValueAsString(json));
+        session().out().println(session().json().writer()
+            .without(SerializationFeature.INDENT_OUTPUT).writeValueAsString(json));
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
         throw new IllegalStateException(e);
       }
