@@ -1,0 +1,83 @@
+package io.kvd.ctl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kvd.testkit.KvdProcess;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Proves the kvctl commands that end or freeze processes, on real kvd processes: shutdown stops
+ * a node (exit 0, the process exits 0), suspend freezes one named by HOST:PORT (its /proc state
+ * becomes T, stopped) so that it no longer answers, resume brings it back, and suspend refuses a
+ * process that is not kvd. How: single kvd processes started through bin/kvd; kvctl in-process.
+ */
+@Timeout(60)
+class KvctlProcessIT {
+  private static int run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    try (Session session = new Session(new PrintStream(out, true), new PrintStream(err, true),
+        new ByteArrayInputStream(new byte[0]), false, Map.of())) {
+      int code = KvctlMain.run(session, args);
+      System.out.printf("kvctl %s -> %d%n%s%s", String.join(" ", args), code,
+          out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+      return code;
+    }
+  }
+
+  private static char state(long pid) throws IOException {
+    String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+    return stat.charAt(stat.lastIndexOf(')') + 2);
+  }
+
+  private static String name(KvdProcess kvd) {
+    return "127.0.0.1:" + kvd.address().getPort();
+  }
+
+  @Test
+  void shutdownStopsTheNode() throws Exception {
+    try (KvdProcess kvd = KvdProcess.start()) {
+      assertEquals(Exit.OK, run("shutdown", name(kvd)));
+      assertEquals(0, kvd.awaitExit(Duration.ofSeconds(5)), "kvd exited with status 0");
+      assertEquals(Exit.UNREACHABLE, run("--timeout-ms", "20", "--retries", "1", "ping",
+          name(kvd)));
+    }
+  }
+
+  @Test
+  void suspendFreezesAndResumeThawsANodeNamedByItsAddress() throws Exception {
+    try (KvdProcess kvd = KvdProcess.start()) {
+      assertEquals(Exit.OK, run("suspend", name(kvd)));
+      assertEquals('T', state(kvd.pid()), "stopped by SIGSTOP");
+      assertEquals(Exit.UNREACHABLE, run("--node", name(kvd), "--timeout-ms", "20",
+          "--retries", "1", "get", "k"));
+      assertEquals(Exit.OK, run("resume", name(kvd)), "found through /proc while stopped");
+      assertTrue(state(kvd.pid()) != 'T', "running again");
+      assertEquals(Exit.NOT_FOUND, run("--node", name(kvd), "get", "k"), "answers again");
+      assertEquals(Exit.OK, run("suspend", Long.toString(kvd.pid())), "by pid too");
+      assertEquals(Exit.OK, run("resume", Long.toString(kvd.pid())));
+    }
+  }
+
+  @Test
+  void suspendRefusesAProcessThatIsNotKvd() throws Exception {
+    Process sleeper = new ProcessBuilder("sleep", "30").start();
+    try {
+      assertEquals(Exit.USAGE, run("suspend", Long.toString(sleeper.pid())));
+      assertTrue(state(sleeper.pid()) != 'T', "left alone");
+    } finally {
+      sleeper.destroyForcibly();
+    }
+  }
+}
