@@ -190,6 +190,13 @@ class KvctlCommandsTest {
     Result keyTooLong = kvctl("put", keyMax + "k", "v");
     assertExit(Exit.SERVER_ERROR, keyTooLong);
     assertTrue(keyTooLong.stderr().contains("INVALID_KEY"), keyTooLong.stderr());
+    // The errors show by code in stats once their second has closed (within about 1 s).
+    long deadlineNanos = System.nanoTime() + 3_000_000_000L;
+    String stats = "";
+    while (!stats.contains("INVALID_KEY 1") && System.nanoTime() < deadlineNanos) {
+      stats = kvctl("-o", "table", "stats").out();
+    }
+    assertTrue(stats.contains("INVALID_KEY 1"), "errors by code: " + stats);
   }
 
   @Test
@@ -307,7 +314,7 @@ class KvctlCommandsTest {
     assertTrue(puts >= 5, "the PUTs are counted where they ran: " + puts);
     Result table = kvctl("-o", "table", "stats");
     assertTrue(table.out().startsWith("NODE"), table.out());
-    assertTrue(table.out().contains("REQ/S"), table.out());
+    assertTrue(table.out().contains("ERRORS/S"), table.out());
     Result counters = kvctl("stats", "--counters", names.get(0));
     assertTrue(counters.out().contains("\tgossip.sent\t"), counters.out());
     assertTrue(counters.out().contains("\treplies.SUCCESS\t"), counters.out());

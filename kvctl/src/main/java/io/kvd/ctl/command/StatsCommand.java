@@ -64,9 +64,21 @@ public final class StatsCommand extends KvctlCommand {
     return Exit.OK;
   }
 
+  /** "OVERLOAD 3, OUT_OF_SPACE 1" over the last second; "0" when none. */
+  static String errorsByCode(AdminReply r) {
+    StringBuilder text = new StringBuilder();
+    for (int e = 0; e < r.getRepliesLastSecondCount(); e++) {
+      if (e != ErrorCode.SUCCESS && e != ErrorCode.NOT_FOUND && r.getRepliesLastSecond(e) > 0) {
+        text.append(text.length() > 0 ? ", " : "").append(ErrorCode.name(e)).append(' ')
+            .append(r.getRepliesLastSecond(e));
+      }
+    }
+    return text.length() == 0 ? "0" : text.toString();
+  }
+
   /** One row per node; shared with top. */
   static Table table(List<InetSocketAddress> nodes, List<AdminReply> replies) {
-    Table table = new Table("NODE", "REQ/S", "GET/S", "PUT/S", "REMOVE/S", "ERR/S", "CACHE",
+    Table table = new Table("NODE", "REQ/S", "GET/S", "PUT/S", "REMOVE/S", "ERRORS/S", "CACHE",
         "STORE", "HEAP", "GOSSIP OUT/IN", "REPL OUT/IN", "FAULTS");
     for (int i = 0; i < nodes.size(); i++) {
       AdminReply r = replies.get(i);
@@ -77,7 +89,7 @@ public final class StatsCommand extends KvctlCommand {
       }
       table.row(name, Views.sumLastSecond(r),
           Views.requestsLastSecond(r, Command.GET), Views.requestsLastSecond(r, Command.PUT),
-          Views.requestsLastSecond(r, Command.REMOVE), Views.errorsLastSecond(r),
+          Views.requestsLastSecond(r, Command.REMOVE), errorsByCode(r),
           r.getReplyCacheEntries() + "/" + r.getReplyCacheCapacity(),
           Units.bytes(r.getStoreBytes()) + "/" + Units.bytes(r.getStoreBytesMax()),
           r.getHeapMaxBytes() > 0 ? Units.bytes(r.getHeapUsedBytes()) + "/"
