@@ -47,7 +47,7 @@ import picocli.CommandLine.ScopeType;
  * interactive JLine shell when started on a terminal with no command. The options below are
  * global: they may come before or after the command.
  */
-@Command(name = "kvctl", mixinStandardHelpOptions = true,
+@Command(name = "kvctl", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT,
     versionProvider = KvctlMain.Version.class,
     description = {"The operator console of a kvd cluster: data commands, inspection (members,"
         + " ring, stats, top), failure injection (fault, suspend, resume).",

@@ -14,7 +14,7 @@ import org.jline.terminal.Terminal;
 import org.jline.terminal.Terminal.Signal;
 import org.jline.terminal.TerminalBuilder;
 import org.jline.widget.AutosuggestionWidgets;
-import picocli.shell.jline3.PicocliCommands;
+import picocli.shell.jline3.PicocliJLineCompleter;
 
 /**
  * The interactive shell: a JLine line reader over the same command tree, with a prompt naming the
@@ -34,11 +34,12 @@ final class Shell {
     try (Terminal terminal = TerminalBuilder.builder().system(true).build()) {
       KvctlMain completionRoot = new KvctlMain(session);
       completionRoot.inheritGlobals(launch);
-      PicocliCommands commands = new PicocliCommands(KvctlMain.commandLine(completionRoot));
       LineReaderBuilder builder = LineReaderBuilder.builder()
           .terminal(terminal)
           .appName("kvctl")
-          .completer(commands.compileCompleters())
+          // picocli's AutoComplete, which honours completionCandidates (node addresses, keys).
+          .completer(new PicocliJLineCompleter(
+              KvctlMain.commandLine(completionRoot).getCommandSpec()))
           .parser(new DefaultParser())
           .variable(LineReader.HISTORY_SIZE, 10_000)
           .variable(LineReader.HISTORY_FILE_SIZE, 10_000);

@@ -330,8 +330,14 @@ class KvctlCommandsTest {
 
   @Test
   void faultsAndPartitionsAreSetListedHealedAndCleared() throws Exception {
-    String a = names.get(0);
-    String b = names.get(1);
+    try {
+      faultsAndPartitions(names.get(0), names.get(1));
+    } finally {
+      kvctl("fault", "clear"); // whatever failed, leave the cluster whole for the other tests
+    }
+  }
+
+  private void faultsAndPartitions(String a, String b) throws IOException {
     assertExit(Exit.OK, kvctl("fault", "set", a, "--duplicate-pct", "5", "--delay-ms", "1",
         "--expire-s", "60"));
     JsonNode list = kvctl("-o", "json", "fault", "list", a).json();
@@ -364,6 +370,27 @@ class KvctlCommandsTest {
     for (JsonNode m : kvctl("-o", "json", "members", b).json().get("members")) {
       assertTrue(m.get("blockedRemainingMs").isNull(), "healed: " + m);
     }
+    // A node that refuses or does not answer does not stop the others from being changed, nor
+    // from being healed. (A refuses: the silent address is not a member.)
+    String down = "127.0.0.1:" + KvdCluster.freeUdpPorts(1)[0];
+    Result partial = kvctl("--timeout-ms", "20", "--retries", "1", "-o", "json", "fault",
+        "partition", a, "--from", b + "," + down);
+    assertExit(Exit.SERVER_ERROR, partial);
+    assertEquals(3, partial.json().size(), "a result for every node: " + partial.out());
+    assertTrue(partial.json().get(0).get("result").asText().startsWith("refused"));
+    assertEquals("unreachable", partial.json().get(2).get("result").asText());
+    assertTrue(partial.stderr().contains(a + " refused: not another member"), partial.stderr());
+    boolean bBlocksA = false;
+    for (JsonNode m : kvctl("-o", "json", "members", b).json().get("members")) {
+      bBlocksA |= m.get("address").asText().equals(a) && !m.get("blockedRemainingMs").isNull();
+    }
+    assertTrue(bBlocksA, "B, after the unreachable node in the list, was still changed");
+    assertExit(Exit.UNREACHABLE, kvctl("--timeout-ms", "20", "--retries", "1", "fault", "heal",
+        down, a, b));
+    for (JsonNode m : kvctl("-o", "json", "members", b).json().get("members")) {
+      assertTrue(m.get("blockedRemainingMs").isNull(), "healed past the unreachable node: " + m);
+    }
+
     assertExit(Exit.OK, kvctl("fault", "clear"));
     assertTrue(kvctl("-o", "json", "fault", "list", a).json().get(0).get("faults").isNull());
     assertExit(Exit.USAGE, kvctl("fault"));
@@ -430,6 +457,9 @@ class KvctlCommandsTest {
     }
     assertTrue(help.out().contains("Exit codes"), help.out());
     assertExit(Exit.OK, kvctl("help", "fault"));
+    Result subHelp = kvctl("fault", "partition", "--help");
+    assertExit(Exit.OK, subHelp);
+    assertTrue(subHelp.out().contains("--expire-s"), "--help on every command: " + subHelp.out());
     Result suspendNothing = kvctl("suspend", "127.0.0.1:1");
     assertExit(Exit.LOCAL_ERROR, suspendNothing);
     assertTrue(suspendNothing.stderr().contains("no local process"), suspendNothing.stderr());

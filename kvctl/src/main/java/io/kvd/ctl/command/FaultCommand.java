@@ -1,5 +1,6 @@
 package io.kvd.ctl.command;
 
+import io.kvd.client.KvTimeoutException;
 import io.kvd.core.Addresses;
 import io.kvd.ctl.Exit;
 import io.kvd.ctl.KvctlException;
@@ -16,6 +17,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -46,10 +49,65 @@ public final class FaultCommand extends KvctlCommand {
     return expireS * 1000;
   }
 
-  static void report(KvctlCommand command, List<String> names, String result) {
+  /**
+   * Sends {@code requests} to every node (in parallel, each node's in order), reports each node's
+   * result, and only then fails: exit 3 when some node did not answer, 4 when one refused. A node
+   * that is down does not stop the others from being changed (or healed).
+   */
+  static void applyToAll(KvctlCommand command, List<InetSocketAddress> nodes, String done,
+      AdminRequest... requests) {
+    List<Job> jobs = new ArrayList<>();
+    for (InetSocketAddress node : nodes) {
+      jobs.add(new Job(node, done, List.of(requests)));
+    }
+    applyToAll(command, jobs);
+  }
+
+  /** Admin requests for one node, sent in order, and what to report when they are done. */
+  record Job(InetSocketAddress node, String done, List<AdminRequest> requests) {}
+
+  static void applyToAll(KvctlCommand command, List<Job> jobs) {
+    List<CompletableFuture<AdminReply>> replies = new ArrayList<>();
+    List<InetSocketAddress> nodes = new ArrayList<>();
+    for (Job job : jobs) {
+      InetSocketAddress node = job.node();
+      nodes.add(node);
+      CompletableFuture<AdminReply> chain = command.client().admin(node, job.requests().get(0));
+      for (AdminRequest next : job.requests().subList(1, job.requests().size())) {
+        chain = chain.thenCompose(reply -> reply.getErrCode() != 0
+            ? CompletableFuture.completedFuture(reply) : command.client().admin(node, next));
+      }
+      replies.add(chain);
+    }
     Table table = new Table("NODE", "RESULT");
     List<Map<String, Object>> json = new ArrayList<>();
-    for (String name : names) {
+    int unreachable = 0;
+    int refused = 0;
+    String firstRefusal = null;
+    for (int i = 0; i < nodes.size(); i++) {
+      String result;
+      try {
+        AdminReply reply = replies.get(i).get();
+        if (reply.getErrCode() != 0) {
+          refused++;
+          result = "refused: " + reply.getError();
+          if (firstRefusal == null) {
+            firstRefusal = KvctlMain.name(nodes.get(i)) + " refused: " + reply.getError();
+          }
+        } else {
+          result = jobs.get(i).done();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new KvctlException(Exit.LOCAL_ERROR, "cancelled");
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof KvTimeoutException)) {
+          throw failure(e.getCause(), KvctlMain.name(nodes.get(i)));
+        }
+        unreachable++;
+        result = "unreachable";
+      }
+      String name = KvctlMain.name(nodes.get(i));
       table.row(name, result);
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("node", name);
@@ -57,6 +115,14 @@ public final class FaultCommand extends KvctlCommand {
       json.add(row);
     }
     command.emit(json, () -> table, () -> "");
+    if (refused > 0) {
+      throw new KvctlException(Exit.SERVER_ERROR, firstRefusal + (refused > 1 ? " (and "
+          + (refused - 1) + " more)" : ""));
+    }
+    if (unreachable > 0) {
+      throw new KvctlException(Exit.UNREACHABLE, unreachable + " of " + nodes.size()
+          + " nodes did not answer; the others were changed");
+    }
   }
 
   /** fault set: faults on every datagram the nodes send. */
@@ -96,12 +162,8 @@ public final class FaultCommand extends KvctlCommand {
           .setFaults(LinkFaults.newBuilder().setLossPct(lossPct).setDuplicatePct(duplicatePct)
               .setReorderPct(reorderPct).setDelayMs(delayMs).setJitterMs(jitterMs))
           .setExpiryMs(expiryMs(expireS)).build();
-      List<String> names = new ArrayList<>();
-      for (InetSocketAddress node : NodeArgs.orAll(named, this)) {
-        admin(node, request);
-        names.add(KvctlMain.name(node));
-      }
-      report(this, names, "faults set for " + Units.millis(expireS * 1000));
+      applyToAll(this, NodeArgs.orAll(named, this), "faults set for "
+          + Units.millis(expireS * 1000), request);
       return Exit.OK;
     }
   }
@@ -116,13 +178,9 @@ public final class FaultCommand extends KvctlCommand {
 
     @Override
     public Integer call() {
-      List<String> names = new ArrayList<>();
-      for (InetSocketAddress node : NodeArgs.orAll(named, this)) {
-        admin(node, AdminRequest.newBuilder().setKind(AdminRequest.Kind.FAULT_CLEAR).build());
-        admin(node, AdminRequest.newBuilder().setKind(AdminRequest.Kind.UNBLOCK).build());
-        names.add(KvctlMain.name(node));
-      }
-      report(this, names, "cleared");
+      applyToAll(this, NodeArgs.orAll(named, this), "cleared",
+          AdminRequest.newBuilder().setKind(AdminRequest.Kind.FAULT_CLEAR).build(),
+          AdminRequest.newBuilder().setKind(AdminRequest.Kind.UNBLOCK).build());
       return Exit.OK;
     }
   }
@@ -167,27 +225,27 @@ public final class FaultCommand extends KvctlCommand {
       if (other.isEmpty()) {
         throw new KvctlException(Exit.USAGE, "the other side is empty");
       }
-      block(side, other, expiryMs);
-      block(other, side, expiryMs);
-      List<String> names = new ArrayList<>();
+      // Both sides in one pass, so that a node that is down does not stop the others' blocks.
+      List<Job> jobs = new ArrayList<>();
       for (InetSocketAddress node : side) {
-        names.add(KvctlMain.name(node));
+        jobs.add(new Job(node, "cut off from " + other.size() + " nodes for "
+            + Units.millis(expiryMs), List.of(block(other, expiryMs))));
       }
-      report(this, names, "cut off from " + other.size() + " nodes for "
-          + Units.millis(expiryMs));
+      for (InetSocketAddress node : other) {
+        jobs.add(new Job(node, "cut off from " + side.size() + " nodes for "
+            + Units.millis(expiryMs), List.of(block(side, expiryMs))));
+      }
+      applyToAll(this, jobs);
       return Exit.OK;
     }
 
-    private void block(List<InetSocketAddress> nodes, List<InetSocketAddress> peers,
-        long expiryMs) {
+    private static AdminRequest block(List<InetSocketAddress> peers, long expiryMs) {
       AdminRequest.Builder request = AdminRequest.newBuilder()
           .setKind(AdminRequest.Kind.BLOCK).setExpiryMs(expiryMs);
       for (InetSocketAddress peer : peers) {
         request.addPeers(Addresses.of(peer.getAddress().getAddress(), peer.getPort()));
       }
-      for (InetSocketAddress node : nodes) {
-        admin(node, request.build());
-      }
+      return request.build();
     }
   }
 
@@ -201,12 +259,8 @@ public final class FaultCommand extends KvctlCommand {
 
     @Override
     public Integer call() {
-      List<String> names = new ArrayList<>();
-      for (InetSocketAddress node : NodeArgs.orAll(named, this)) {
-        admin(node, AdminRequest.newBuilder().setKind(AdminRequest.Kind.UNBLOCK).build());
-        names.add(KvctlMain.name(node));
-      }
-      report(this, names, "healed");
+      applyToAll(this, NodeArgs.orAll(named, this), "healed",
+          AdminRequest.newBuilder().setKind(AdminRequest.Kind.UNBLOCK).build());
       return Exit.OK;
     }
   }

@@ -297,7 +297,8 @@ public final class KvClient implements AutoCloseable {
     }
     if (p.attempt >= p.policy.retriesMax()) {
       stats.timeouts.increment();
-      KvTimeoutException timeout = new KvTimeoutException("no reply from " + p.node + " after "
+      KvTimeoutException timeout = new KvTimeoutException("no reply from "
+          + p.node.getAddress().getHostAddress() + ":" + p.node.getPort() + " after "
           + (p.attempt + 1) + " attempts", p.attempt + 1);
       if (p.adminFuture != null) {
         pending.remove(p.key);

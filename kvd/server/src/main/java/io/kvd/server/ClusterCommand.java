@@ -209,17 +209,30 @@ public final class ClusterCommand implements Callable<Integer> {
           return "stopped while starting";
         }
       }
-      List<CompletableFuture<Void>> probes = new ArrayList<>();
+      // GET_PID rather than IS_ALIVE: a member counts as up only when the process answering on
+      // its port is the one this command launched (bin/kvd execs java, so the pids match), not
+      // a kvd left running on that port by someone else.
+      List<CompletableFuture<Integer>> probes = new ArrayList<>();
       for (Member member : members) {
         if (!member.process().isAlive()) {
           return String.format("member %d (port %d) exited with status %d before answering;"
                   + " its log %s says:%n%s", member.index(), member.port(),
               member.process().exitValue(), member.log(), tail(member.log()));
         }
-        probes.add(alive[member.index()] ? null : client.isAlive(member.address()));
+        probes.add(alive[member.index()] ? null : client.pid(member.address()));
       }
       for (int i = 0; i < probes.size(); i++) {
-        if (probes.get(i) != null && probes.get(i).handle((ok, e) -> e == null).join()) {
+        if (probes.get(i) == null) {
+          continue;
+        }
+        int pid = probes.get(i).handle((answer, e) -> e == null ? answer : -1).join();
+        Member member = members.get(i);
+        if (pid >= 0 && pid != member.process().pid()) {
+          return String.format("port %d is answered by another process (pid %d), not by member"
+              + " %d (pid %d); stop it or choose another --base-port", member.port(), pid,
+              member.index(), member.process().pid());
+        }
+        if (pid >= 0) {
           alive[i] = true;
           aliveCount++;
         }
