@@ -2,6 +2,7 @@ package io.kvd.docs;
 
 import io.kvd.ctl.KvctlMain;
 import io.kvd.ctl.Session;
+import io.kvd.bench.KvbenchMain;
 import io.kvd.server.KvdMain;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -74,7 +75,9 @@ public final class GenerateDocs {
    */
   static final List<Tool> TOOLS = List.of(
       new Tool("kvd", () -> new CommandLine(new KvdMain())),
-      new Tool("kvctl", () -> KvctlMain.commandLine(new KvctlMain(emptySession()))));
+      new Tool("kvctl", () -> KvctlMain.commandLine(new KvctlMain(emptySession()))),
+      new Tool("kvbench", () -> new CommandLine(new KvbenchMain(System.out, System.err,
+          false))));
 
   private GenerateDocs() {}
 
