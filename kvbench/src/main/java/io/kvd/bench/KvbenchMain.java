@@ -3,6 +3,8 @@ package io.kvd.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.kvd.bench.KeyChooser.Distribution;
+import io.kvd.check.Checker;
+import io.kvd.check.Operation;
 import io.kvd.client.ServersFile;
 import io.kvd.client.ServersFile.Member;
 import io.kvd.core.Addresses;
@@ -15,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -34,7 +37,8 @@ import picocli.CommandLine.Option;
     description = {"Load generator for kvd: logical clients over a few UDP sockets, closed or"
         + " open loop, YCSB-style workloads; prints one JSON report (stdout, or --out FILE)."},
     exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {"0:the run completed", "1:the run completed with errors or timeouts",
+    exitCodeList = {"0:the run completed", "1:the run completed with errors, timeouts or (with"
+        + " --check) anomalies",
         "2:usage error"})
 public final class KvbenchMain implements Callable<Integer> {
   /** How results are routed to nodes. */
@@ -49,7 +53,8 @@ public final class KvbenchMain implements Callable<Integer> {
   Path serversFile;
 
   @Option(names = "--target", paramLabel = "HOW",
-      description = "random (a random node per request, as course clients do), fixed (the"
+      description = "random (a random node per request, as course clients do, and another for"
+          + " each resend), fixed (the"
           + " first node), primary (the key's primary on the ring: client-side routing), or"
           + " echo (a plain UDP echo server, the baseline). Default: ${DEFAULT-VALUE}.")
   Target target = Target.RANDOM;
@@ -104,6 +109,11 @@ public final class KvbenchMain implements Callable<Integer> {
   @Option(names = "--keys", paramLabel = "N", description = "Key space (default: ${DEFAULT-VALUE}).")
   long keys = 10_000;
 
+  @Option(names = "--key-prefix", paramLabel = "TEXT",
+      description = "Keys are TEXT and a number (default: ${DEFAULT-VALUE}); a fresh prefix"
+          + " gives a run keys no earlier run wrote.")
+  String keyPrefix = "k";
+
   @Option(names = "--value-size", paramLabel = "BYTES|MIN-MAX",
       description = "Value length, or a uniform range, up to 10000 (default: ${DEFAULT-VALUE}).")
   String valueSize = "100";
@@ -115,6 +125,20 @@ public final class KvbenchMain implements Callable<Integer> {
   @Option(names = "--retries", paramLabel = "N",
       description = "Resends before a request counts as timed out (default: ${DEFAULT-VALUE}).")
   int retries = 3;
+
+  @Option(names = "--fault-script", paramLabel = "FILE",
+      description = "Run this bash script while measuring (KVCTL_SERVERS names the nodes); every"
+          + " line it prints marks the timeline, and the report gives availability per phase.")
+  Path faultScript;
+
+  @Option(names = "--check",
+      description = "Record the history (each PUT writes a unique identity) and check it per key"
+          + " for linearizability and sequential consistency; the report counts anomalies.")
+  boolean check;
+
+  @Option(names = "--plot", paramLabel = "FILE.png",
+      description = "Draw the timeline and the latency percentile curves into this PNG.")
+  Path plot;
 
   @Option(names = "--out", paramLabel = "FILE",
       description = "Write the report here (and FILE-OP.hgrm percentile files beside it).")
@@ -156,12 +180,15 @@ public final class KvbenchMain implements Callable<Integer> {
     LoadEngine.Targeting targeting = targeting(nodes);
     LoadEngine.Settings settings = new LoadEngine.Settings(nodes, targeting,
         target == Target.ECHO, clients, sockets, rate, timeoutMs, retries, 20, load, keys,
-        sizes[0], sizes[1], seed);
+        sizes[0], sizes[1], seed, check, keyPrefix);
     Results results = new Results();
     Timeline timeline = new Timeline();
+    List<Operation> history = null;
+    boolean truncated = false;
     long runStartNanos;
     long measuredNanos;
-    try (LoadEngine engine = new LoadEngine(settings, results)) {
+    LoadEngine engine = new LoadEngine(settings, results);
+    try {
       engine.start();
       runStartNanos = System.nanoTime();
       sleepUntil(runStartNanos + seconds(warmupS));
@@ -170,26 +197,42 @@ public final class KvbenchMain implements Callable<Integer> {
       long measureStart = System.nanoTime();
       long end = measureStart + seconds(durationS);
       long nextTick = measureStart + TimeUnit.SECONDS.toNanos(1);
-      long previousOps = 0;
+      long previousAnswered = 0;
       long previousErrors = 0;
-      while (System.nanoTime() < end && results.completedCount() < opsMax) {
-        sleepUntil(Math.min(nextTick, end));
-        if (System.nanoTime() >= nextTick || System.nanoTime() >= end) {
-          long ops = results.completedCount();
-          long errors = results.errorCount() + results.timeoutCount();
-          Histogram interval = engine.intervalHistogram();
-          timeline.add(ops - previousOps, errors - previousErrors,
-              interval.getTotalCount() == 0 ? 0 : interval.getValueAtPercentile(99));
-          if (terminal) {
-            stderr.printf(Locale.ROOT, "\r%5.0f s  %,10d ops/s  p99 %,8d us  errors %,d   ",
-                (System.nanoTime() - measureStart) / 1e9, ops - previousOps,
-                interval.getTotalCount() == 0 ? 0 : interval.getValueAtPercentile(99),
-                errors);
-            stderr.flush();
+      long previousTimeouts = 0;
+      FaultScript script = faultScript == null ? null : new FaultScript(faultScript,
+          serversText(nodes), measureStart, timeline, stderr);
+      try {
+        while (System.nanoTime() < end && results.completedCount() < opsMax) {
+          sleepUntil(Math.min(nextTick, end));
+          if (System.nanoTime() >= nextTick || System.nanoTime() >= end) {
+            long answered = results.completedCount();
+            long errors = results.errorCount();
+            long timeouts = results.timeoutCount();
+            Histogram interval = engine.intervalHistogram();
+            long p99 = interval.getTotalCount() == 0 ? 0 : interval.getValueAtPercentile(99);
+            timeline.add(answered - previousAnswered, errors - previousErrors,
+                timeouts - previousTimeouts, p99);
+            if (terminal) {
+              stderr.printf(Locale.ROOT, "\r%5.0f s  %,10d ops/s  p99 %,8d us  errors %,d"
+                  + "  timeouts %,d   ", (System.nanoTime() - measureStart) / 1e9,
+                  answered - previousAnswered, p99, errors, timeouts);
+              stderr.flush();
+            }
+            previousAnswered = answered;
+            previousErrors = errors;
+            previousTimeouts = timeouts;
+            nextTick += TimeUnit.SECONDS.toNanos(1);
           }
-          previousOps = ops;
-          previousErrors = errors;
-          nextTick += TimeUnit.SECONDS.toNanos(1);
+        }
+      } finally {
+        if (script != null) {
+          int status = script.finish(0);
+          if (status > 0) {
+            stderr.println("kvbench: the fault script exited with status " + status);
+          } else if (status < 0) {
+            stderr.println("kvbench: the fault script outlived the run and was stopped");
+          }
         }
       }
       measuredNanos = System.nanoTime() - measureStart;
@@ -199,12 +242,38 @@ public final class KvbenchMain implements Callable<Integer> {
       while (engine.inFlight() > 0 && System.nanoTime() < drainEnd) {
         Thread.sleep(5);
       }
+    } finally {
+      engine.close();
+    }
+    if (check) {
+      history = engine.history();
+      truncated = engine.historyTruncated();
     }
     if (terminal) {
       stderr.println();
     }
+    if (plot != null) {
+      Plot.write(plot, timeline, timeline.marks(), results);
+    }
     Report report = new Report(this, settings, results, timeline, measuredNanos);
     Map<String, Object> json = report.json();
+    boolean anomalies = false;
+    if (history != null) {
+      Checker.Report checked = new Checker().check(history);
+      Map<String, Object> c = new LinkedHashMap<>();
+      c.put("operations", history.size());
+      c.put("truncated", truncated);
+      c.put("keys", checked.keys());
+      c.put("linearizableOk", checked.linearizableOk());
+      c.put("linearizableViolations", checked.linearizableViolations());
+      c.put("linearizableUnknown", checked.linearizableUnknown());
+      c.put("sequentialOk", checked.sequentialOk());
+      c.put("sequentialViolations", checked.sequentialViolations());
+      c.put("sequentialUnknown", checked.sequentialUnknown());
+      c.put("smallestViolation", checked.smallestViolation());
+      json.put("check", c);
+      anomalies = !checked.clean();
+    }
     ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     String text = mapper.writeValueAsString(json);
     if (out != null) {
@@ -213,11 +282,11 @@ public final class KvbenchMain implements Callable<Integer> {
     } else {
       stdout.println(text);
     }
-    return results.errorCount() + results.timeoutCount() > 0 ? 1 : 0;
+    return results.errorCount() + results.timeoutCount() > 0 || anomalies ? 1 : 0;
   }
 
   Map<String, Object> configuration() {
-    Map<String, Object> config = new java.util.LinkedHashMap<>();
+    Map<String, Object> config = new LinkedHashMap<>();
     config.put("target", target.name().toLowerCase(Locale.ROOT));
     config.put("nodes", nodeOptions.isEmpty() && serversFile != null ? serversFile.toString()
         : String.join(",", nodeOptions));
@@ -231,11 +300,22 @@ public final class KvbenchMain implements Callable<Integer> {
     config.put("workload", workload.name().toLowerCase(Locale.ROOT));
     config.put("mix", mix);
     config.put("keys", keys);
+    config.put("keyPrefix", keyPrefix);
     config.put("valueSize", valueSize);
     config.put("timeoutMs", timeoutMs);
     config.put("retries", retries);
     config.put("seed", seed);
+    config.put("faultScript", faultScript == null ? null : faultScript.toString());
+    config.put("check", check);
     return config;
+  }
+
+  private static String serversText(List<InetSocketAddress> nodes) {
+    List<String> names = new ArrayList<>();
+    for (InetSocketAddress node : nodes) {
+      names.add(node.getAddress().getHostAddress() + ":" + node.getPort());
+    }
+    return String.join(",", names);
   }
 
   private static long seconds(double s) {
@@ -303,7 +383,17 @@ public final class KvbenchMain implements Callable<Integer> {
         return (key, random) -> byIndex[ring.owner(Ring.keyToken(key, 0, key.length), live)];
       }
       default:
-        return (key, random) -> nodes.get(random.nextInt(nodes.size()));
+        return new LoadEngine.Targeting() {
+          @Override
+          public InetSocketAddress node(byte[] key, java.util.SplittableRandom random) {
+            return nodes.get(random.nextInt(nodes.size()));
+          }
+
+          @Override
+          public boolean retryElsewhere() {
+            return true;
+          }
+        };
     }
   }
 

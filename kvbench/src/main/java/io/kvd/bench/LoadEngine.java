@@ -3,6 +3,7 @@ package io.kvd.bench;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.kvd.bench.Workload.Op;
+import io.kvd.check.Operation;
 import io.kvd.client.Transports;
 import io.kvd.core.Command;
 import io.kvd.core.ErrorCode;
@@ -24,6 +25,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DatagramPacket;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -62,13 +64,20 @@ public final class LoadEngine implements AutoCloseable {
   private static final int SOCKET_BUFFER_LENGTH = 8 << 20;
   /** Logical clients at most: each costs a few hundred bytes and a slot in a sweep. */
   public static final int CLIENTS_MAX = 100_000;
+  /** Operations recorded for --check at most (about 100 bytes each); later ones are not. */
+  public static final int CHECKED_OPS_MAX = 2_000_000;
 
   /** What a run is told. */
   public record Settings(List<InetSocketAddress> nodes, Targeting targeting, boolean echo,
       int clients, int sockets, double rateOpsPerSec, long timeoutMs, int retriesMax,
       int overloadRetriesMax, Workload workload, long keys, int valueLengthMin,
-      int valueLengthMax, long seed) {
+      int valueLengthMax, long seed, boolean check, String keyPrefix) {
     public Settings {
+      if (keyPrefix.length() > Keys.PREFIX_LENGTH_MAX || !keyPrefix.chars().allMatch(
+          c -> c > ' ' && c < 127)) {
+        throw new IllegalArgumentException("--key-prefix: up to " + Keys.PREFIX_LENGTH_MAX
+            + " printable ASCII characters");
+      }
       if (clients < 1 || clients > CLIENTS_MAX) {
         throw new IllegalArgumentException("--clients must be 1 to " + CLIENTS_MAX);
       }
@@ -83,6 +92,10 @@ public final class LoadEngine implements AutoCloseable {
         throw new IllegalArgumentException("--value-size must be within 0.."
             + NodeConfig.VALUE_LENGTH_MAX);
       }
+      if (check && valueLengthMin < Long.BYTES) {
+        throw new IllegalArgumentException("--check needs values of at least 8 bytes (each PUT"
+            + " writes its identity)");
+      }
       if (timeoutMs < 1 || retriesMax < 0 || overloadRetriesMax < 0 || rateOpsPerSec < 0) {
         throw new IllegalArgumentException("bad timeout, retries or rate");
       }
@@ -93,6 +106,15 @@ public final class LoadEngine implements AutoCloseable {
   public interface Targeting {
     /** The node for this request of client {@code client} on key {@code key}. */
     InetSocketAddress node(byte[] key, SplittableRandom random);
+
+    /**
+     * Whether a resend after a timeout goes to a newly chosen node (random targeting: a node
+     * that is down does not take its clients' requests with it). The resend keeps its
+     * messageID, so the cluster still executes it at most once.
+     */
+    default boolean retryElsewhere() {
+      return false;
+    }
   }
 
   private final Settings settings;
@@ -103,6 +125,7 @@ public final class LoadEngine implements AutoCloseable {
   private volatile boolean recording;
   private volatile boolean stopping;
   private final Results results;
+  private final AtomicLong checkedOps = new AtomicLong();
 
   public LoadEngine(Settings settings, Results results) throws InterruptedException {
     this.settings = settings;
@@ -155,6 +178,20 @@ public final class LoadEngine implements AutoCloseable {
     return merged;
   }
 
+  /** The recorded history (--check), once the run has stopped; call after {@link #close()}. */
+  public List<Operation> history() {
+    List<Operation> all = new ArrayList<>();
+    for (Lane lane : lanes) {
+      all.addAll(lane.history);
+    }
+    return all;
+  }
+
+  /** True when the history reached {@link #CHECKED_OPS_MAX} and later operations are missing. */
+  public boolean historyTruncated() {
+    return checkedOps.get() > CHECKED_OPS_MAX;
+  }
+
   @Override
   public void close() {
     for (Lane lane : lanes) {
@@ -172,6 +209,8 @@ public final class LoadEngine implements AutoCloseable {
     final SingleWriterRecorder interval = Results.newRecorder();
     /** Free clients (open loop). */
     final ArrayList<Client> idle = new ArrayList<>();
+    /** The operations recorded for --check, by this lane's thread. */
+    final ArrayList<Operation> history = new ArrayList<>();
     volatile int busy;
     long dueIndex;
     long startNanos;
@@ -339,6 +378,11 @@ public final class LoadEngine implements AutoCloseable {
     long deadlineNanos;
     int attempt;
     int overloads;
+    /** The kind of the protocol request in flight (a RMW is a GET, then a PUT). */
+    Op kind;
+    /** The identity written by the PUT in flight (--check). */
+    long identity;
+    long recordedStartNanos;
 
     Client(int index, Lane lane) {
       this.index = index;
@@ -366,11 +410,11 @@ public final class LoadEngine implements AutoCloseable {
       Workload workload = settings.workload();
       if (workload.courseLoop()) {
         op = coursePhase == 0 ? Op.PUT : coursePhase == 1 ? Op.GET : Op.REMOVE;
-        key = Keys.name(courseKey);
+        key = Keys.name(settings.keyPrefix(), courseKey);
       } else {
         op = workload.op(random.nextDouble());
         long k = op == Op.INSERT ? inserted.getAndIncrement() : keys.next(keyCount());
-        key = Keys.name(k);
+        key = Keys.name(settings.keyPrefix(), k);
       }
       issue(op == Op.RMW ? Op.GET : op, now);
     }
@@ -382,6 +426,7 @@ public final class LoadEngine implements AutoCloseable {
 
     /** Sends one protocol request for {@code kind} on {@code key}. */
     void issue(Op kind, long now) {
+      this.kind = kind;
       KVRequest.Builder request = KVRequest.newBuilder().setKey(ByteString.copyFrom(key));
       switch (kind) {
         case GET:
@@ -390,10 +435,17 @@ public final class LoadEngine implements AutoCloseable {
         case REMOVE:
           request.setCommand(Command.REMOVE);
           break;
-        default:
-          request.setCommand(Command.PUT).setValue(Values.slice(random,
-              settings.valueLengthMin(), settings.valueLengthMax())).setVersion(sequence);
+        default: {
+          ByteString value = Values.slice(random, settings.valueLengthMin(),
+              settings.valueLengthMax());
+          if (settings.check()) {
+            identity = ((long) index << 32) | (sequence + 1L);
+            value = ByteString.copyFrom(ByteBuffer.allocate(Long.BYTES).putLong(identity)
+                .array()).concat(value.substring(Long.BYTES));
+          }
+          request.setCommand(Command.PUT).setValue(value).setVersion(sequence);
           break;
+        }
       }
       sequence++;
       ByteBuffer id = ByteBuffer.allocate(16).put(idPrefix).putInt(sequence);
@@ -406,7 +458,45 @@ public final class LoadEngine implements AutoCloseable {
         lane.busy++;
       }
       firstSendNanos = now;
+      recordedStartNanos = now;
       transmit(now);
+    }
+
+    /** --check: one protocol request's outcome; the reply is null on a timeout. */
+    void recordChecked(long now, int errCode, KVResponse reply) {
+      // From the first request on, warm-up included: a GET may read any earlier PUT, so the
+      // history must hold every PUT that reached the store.
+      if (!settings.check()) {
+        return;
+      }
+      if (checkedOps.incrementAndGet() > CHECKED_OPS_MAX) {
+        return;
+      }
+      boolean answered = reply != null;
+      Operation.Type type = kind == Op.GET ? Operation.Type.GET
+          : kind == Op.REMOVE ? Operation.Type.REMOVE : Operation.Type.PUT;
+      Operation.Outcome outcome;
+      if (answered && (errCode == ErrorCode.SUCCESS || errCode == ErrorCode.NOT_FOUND)) {
+        outcome = Operation.Outcome.OK;
+      } else if (answered && type == Operation.Type.GET) {
+        outcome = Operation.Outcome.FAILED;
+      } else {
+        // A write answered with an error, or any request that timed out: an earlier attempt
+        // may have been applied.
+        outcome = Operation.Outcome.UNKNOWN;
+      }
+      long value = Operation.ABSENT;
+      if (type == Operation.Type.PUT) {
+        value = identity;
+      } else if (type == Operation.Type.GET && answered && errCode == ErrorCode.SUCCESS) {
+        ByteString v = reply.getValue();
+        value = v.size() >= Long.BYTES ? v.substring(0, Long.BYTES).asReadOnlyByteBuffer()
+            .getLong() : -1;
+      }
+      lane.history.add(new Operation(lane.history.size() * 64L + lane.index, index,
+          new String(key, StandardCharsets.US_ASCII), type, value,
+          type == Operation.Type.REMOVE && errCode == ErrorCode.SUCCESS, recordedStartNanos,
+          now, outcome));
     }
 
     void transmit(long now) {
@@ -419,6 +509,9 @@ public final class LoadEngine implements AutoCloseable {
       if (attempt < settings.retriesMax()) {
         attempt++;
         results.retries.increment();
+        if (settings.targeting().retryElsewhere()) {
+          node = settings.targeting().node(key, random);
+        }
         transmit(now);
         return;
       }
@@ -426,6 +519,7 @@ public final class LoadEngine implements AutoCloseable {
         results.timeouts.increment();
         results.timedOut(op);
       }
+      recordChecked(now, -1, null);
       finish(now);
     }
 
@@ -444,6 +538,7 @@ public final class LoadEngine implements AutoCloseable {
         }, waitMs, TimeUnit.MILLISECONDS);
         return;
       }
+      recordChecked(now, errCode, reply);
       if (op == Op.RMW && !rmwWriting
           && (errCode == ErrorCode.SUCCESS || errCode == ErrorCode.NOT_FOUND)) {
         rmwWriting = true;

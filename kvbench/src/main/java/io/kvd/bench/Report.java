@@ -84,6 +84,18 @@ final class Report {
     json.put("operations", operations);
     json.put("errorsByCode", errorsByCode);
     json.put("timeline", timeline.json());
+    List<Timeline.Mark> marks = timeline.marks();
+    if (!marks.isEmpty()) {
+      List<Map<String, Object>> marksJson = new ArrayList<>();
+      for (Timeline.Mark mark : marks) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("atSec", round(mark.atSec()));
+        m.put("text", mark.text());
+        marksJson.add(m);
+      }
+      json.put("marks", marksJson);
+    }
+    json.put("phases", timeline.phases());
     return json;
   }
 

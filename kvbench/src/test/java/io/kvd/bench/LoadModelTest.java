@@ -23,7 +23,7 @@ class LoadModelTest {
       long timeoutMs) {
     return new LoadEngine.Settings(List.of(server.address()), (key, random) -> server.address(),
         false, clients, 2, rate, timeoutMs, 0, 0,
-        Workload.of(Workload.Name.CUSTOM, "get=100", null), 1_000, 10, 10, 7);
+        Workload.of(Workload.Name.CUSTOM, "get=100", null), 1_000, 10, 10, 7, false, "k");
   }
 
   @Test
@@ -99,7 +99,7 @@ class LoadModelTest {
       Results results = new Results();
       LoadEngine.Settings s = new LoadEngine.Settings(List.of(server.address()),
           (key, random) -> server.address(), false, 3, 1, 0, 20, 2, 0,
-          Workload.of(Workload.Name.C, null, null), 100, 10, 10, 7);
+          Workload.of(Workload.Name.C, null, null), 100, 10, 10, 7, false, "k");
       try (LoadEngine engine = new LoadEngine(s, results)) {
         engine.start();
         engine.startRecording();
