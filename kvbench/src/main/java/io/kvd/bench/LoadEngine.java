@@ -226,6 +226,7 @@ public final class LoadEngine implements AutoCloseable {
           .option(ChannelOption.SO_SNDBUF, SOCKET_BUFFER_LENGTH)
           .option(ChannelOption.RECVBUF_ALLOCATOR, Transports.datagramReceiveAllocator())
           .handler(this);
+      Transports.batchDatagramReads(bootstrap);
       this.channel = bootstrap.bind(new InetSocketAddress(0)).sync().channel();
       this.loop = channel.eventLoop();
     }
