@@ -63,14 +63,16 @@ public final class Transports {
   }
 
   /**
-   * Bytes of one datagram slot when reads are batched with recvmmsg: larger than any datagram
-   * kvd sends or receives (a 10,000-byte value with its key and headers is under 10,100 bytes),
-   * so batching never truncates one; a longer datagram is dropped whole by the kernel's
-   * truncation flag and counted as malformed.
+   * Bytes of one datagram slot when reads are batched with recvmmsg: the largest UDP payload
+   * over IPv4 fits, so batching never truncates a datagram (the protocol must answer even a
+   * well-formed 65,000-byte request, with INVALID_VALUE).
    */
-  public static final int BATCHED_DATAGRAM_LENGTH_MAX = 16_384;
-  /** Datagrams one recvmmsg call reads at most (the read buffer holds this many slots). */
-  public static final int BATCHED_DATAGRAMS_PER_CALL = 16;
+  public static final int BATCHED_DATAGRAM_LENGTH_MAX = RECEIVE_BUFFER_LENGTH;
+  /**
+   * Datagrams one recvmmsg call reads at most: the read buffer holds this many slots, 512 KiB
+   * of pooled direct memory per channel.
+   */
+  public static final int BATCHED_DATAGRAMS_PER_CALL = 8;
 
   /**
    * With epoll, makes the channel read up to {@link #BATCHED_DATAGRAMS_PER_CALL} datagrams per

@@ -110,6 +110,7 @@ public final class NettyNode implements AutoCloseable {
             // went away) here; they concern one peer, never the node.
           }
         });
+    Transports.batchDatagramReads(bootstrap);
     try {
       InetAddress address = InetAddress.getByName(host);
       if (!(address instanceof Inet4Address)) {

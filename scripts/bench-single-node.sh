@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Measures, in one run on this machine, kvd's single-node speed as a ratio of the raw UDP
+# request/reply rate: the C echo server from ../shared/tools/udp-echo (or UDP_ECHO=path) driven by
+# its own C client and by kvbench, then one kvd at -Xmx64m driven by kvbench with 64 requests in
+# flight, 90% GET / 10% PUT, 100-byte and then 10,000-byte values. Prints one JSON document with
+# the figures, the ratios, p50/p99 and kvd's CPU time per operation.
+#
+#   scripts/bench-single-node.sh [SECONDS]        (default 10 s per run, after 3 s of warm-up)
+set -euo pipefail
+home="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+seconds="${1:-10}"
+echo_bin="${UDP_ECHO:-$home/../shared/tools/udp-echo/udp_echo}"
+if [ ! -x "$echo_bin" ]; then
+  make -s -C "$(dirname "$echo_bin")" >/dev/null
+fi
+work="$(mktemp -d)"
+echo_port=47990
+kvd_port=47991
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+total=$(( 4 * (seconds + 3) + 30 ))
+"$echo_bin" server -p "$echo_port" -d "$total" >"$work/echo-server.log" 2>&1 &
+pids+=($!)
+KVD_JAVA_OPTS="" "$home/bin/kvd" --port "$kvd_port" >"$work/kvd.log" 2>&1 &
+kvd_pid=$!
+pids+=("$kvd_pid")
+sleep 3
+
+common=(--duration "$seconds" --warmup 3 --clients 64 --workload custom --mix get=90,put=10)
+"$echo_bin" client -p "$echo_port" -k 64 -s 100 -d "$seconds" -w 3 -j "$work/c-client.json" \
+  -l echo >/dev/null 2>&1
+"$home/bin/kvbench" --target echo --node "127.0.0.1:$echo_port" "${common[@]}" \
+  --value-size 100 --out "$work/echo.json" >/dev/null
+cpu() { awk '{print $14 + $15}' "/proc/$kvd_pid/stat"; }
+c0=$(cpu)
+"$home/bin/kvbench" --node "127.0.0.1:$kvd_port" "${common[@]}" --value-size 100 --keys 10000 \
+  --out "$work/kvd-100.json" >/dev/null || true
+c1=$(cpu)
+"$home/bin/kvbench" --node "127.0.0.1:$kvd_port" "${common[@]}" --value-size 10000 --keys 1000 \
+  --out "$work/kvd-10000.json" >/dev/null || true
+c2=$(cpu)
+"$home/bin/kvbench" --target echo --node "127.0.0.1:$echo_port" "${common[@]}" \
+  --value-size 10000 --out "$work/echo-10000.json" >/dev/null
+ticks=$(getconf CLK_TCK)
+
+python3 - "$work" "$c0" "$c1" "$c2" "$ticks" <<'PY'
+import json, sys
+work, c0, c1, c2, ticks = sys.argv[1], *map(int, sys.argv[2:6])
+load = lambda name: json.load(open(f"{work}/{name}"))
+c = load("c-client.json")
+echo, echo10k = load("echo.json"), load("echo-10000.json")
+k100, k10k = load("kvd-100.json"), load("kvd-10000.json")
+def lat(r):
+    ops = r["operations"]
+    get = ops.get("GET", {})
+    return {"latencyUsP50": get.get("latencyUsP50"), "latencyUsP99": get.get("latencyUsP99")}
+def cpu_us_per_op(ticks_used, r):
+    return round(ticks_used / ticks * 1e6 / max(1, r["completed"]), 2)
+out = {
+  "cEchoClientOpsPerSec": c["ops_per_sec"],
+  "kvbenchEchoOpsPerSec": echo["throughputOpsPerSec"],
+  "kvbenchOverCClient": round(echo["throughputOpsPerSec"] / c["ops_per_sec"], 3),
+  "kvd100OpsPerSec": k100["throughputOpsPerSec"],
+  "kvd100OverEcho": round(k100["throughputOpsPerSec"] / echo["throughputOpsPerSec"], 3),
+  "kvd100": lat(k100) | {"timeouts": k100["timeouts"], "errors": k100["errors"],
+                          "serverCpuUsPerOp": cpu_us_per_op(c1 - c0, k100)},
+  "kvbenchEcho10000OpsPerSec": echo10k["throughputOpsPerSec"],
+  "kvd10000OpsPerSec": k10k["throughputOpsPerSec"],
+  "kvd10000OverEcho10000": round(k10k["throughputOpsPerSec"]
+                                 / max(1, echo10k["throughputOpsPerSec"]), 3),
+  "kvd10000": lat(k10k) | {"timeouts": k10k["timeouts"], "errors": k10k["errors"],
+                            "badReplies": k10k["badReplies"],
+                            "serverCpuUsPerOp": cpu_us_per_op(c2 - c1, k10k)},
+}
+print(json.dumps(out, indent=2))
+PY
