@@ -204,8 +204,10 @@ public final class KvbenchMain implements Callable<Integer> {
           serversText(nodes), measureStart, timeline, stderr);
       try {
         while (System.nanoTime() < end && results.completedCount() < opsMax) {
-          sleepUntil(Math.min(nextTick, end));
-          if (System.nanoTime() >= nextTick || System.nanoTime() >= end) {
+          // Wake every 10 ms, so that --ops stops the run within 10 ms of its count.
+          sleepUntil(Math.min(Math.min(nextTick, end), System.nanoTime() + 10_000_000L));
+          if (System.nanoTime() >= nextTick || System.nanoTime() >= end
+              || results.completedCount() >= opsMax) {
             long answered = results.completedCount();
             long errors = results.errorCount();
             long timeouts = results.timeoutCount();

@@ -175,6 +175,15 @@ class KvbenchReportTest {
   }
 
   @Test
+  void opsBoundsTheRun(@TempDir Path dir) throws Exception {
+    JsonNode report = bench(dir, "ops", "--ops", "500", "--duration", "60", "--warmup", "0",
+        "--clients", "8", "--workload", "c");
+    assertTrue(report.get("measuredSec").asDouble() < 10, "stopped by --ops: " + report);
+    long completed = report.get("completed").asLong();
+    assertTrue(completed >= 500 && completed < 2_000, "about 500: " + completed);
+  }
+
+  @Test
   void usageErrorsAreExit2() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     PrintStream devNull = new PrintStream(new ByteArrayOutputStream());
