@@ -1,6 +1,7 @@
 package io.kvd.ctl;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
@@ -29,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * tmux send-keys, and polls tmux capture-pane and the cursor position, up to 10 s per expectation,
  * until the screen shows what a person would see. A line counts as typed or completed only when
  * the cursor stands after it, so the greyed history suggestions JLine draws to the right of the
- * cursor never pass for input. Skipped when tmux is not installed.
+ * cursor never pass for input. Also: Ctrl-C cancels a command that is waiting (at once, not at
+ * its timeout), and top refreshes until q or Ctrl-C. Skipped when tmux is not installed.
  */
 @Timeout(60)
 class ShellPtyIT {
@@ -205,6 +207,45 @@ class ShellPtyIT {
     pane.press("C-c");
     pane.await("an empty prompt after Ctrl-C", EXPECT, s -> holds(s, ""));
     // The cancelled line never ran, and the shell still runs commands.
+    run("get doomed", "kvctl: no such key: doomed\\s*");
+  }
+
+  @Test
+  void ctrlCCancelsARunningCommand() throws IOException, InterruptedException {
+    startShell();
+    // A GET to a port where nothing answers, with a 20 s timeout: only Ctrl-C ends it sooner.
+    String line = "get k --node 127.0.0.1:1 --timeout-ms 20000 --retries 0";
+    pane.type(line);
+    pane.await("the command typed", EXPECT, s -> typed(s, line));
+    pane.press("Enter");
+    Thread.sleep(1_000);
+    long pressedNanos = System.nanoTime();
+    pane.press("C-c");
+    pane.await("'cancelled' and a new prompt after Ctrl-C", EXPECT,
+        s -> s.anyLineMatches(".*kvctl: cancelled.*") && holds(s, ""));
+    double waitedS = (System.nanoTime() - pressedNanos) / 1e9;
+    assertTrue(waitedS < 5, "cancelled at once, not after the"
+        + " timeout: " + waitedS + " s");
+    run("get doomed", "kvctl: no such key: doomed\\s*");
+  }
+
+  @Test
+  void topRefreshesUntilQOrCtrlC() throws IOException, InterruptedException {
+    startShell();
+    pane.type("top");
+    pane.await("'top' typed", EXPECT, s -> typed(s, "top"));
+    pane.press("Enter");
+    pane.await("the dashboard", EXPECT,
+        s -> s.anyLineMatches("kvctl top .*1 node, 1 answering.*"));
+    pane.press("q");
+    pane.await("the prompt again after q", EXPECT, s -> holds(s, ""));
+    pane.type("top");
+    pane.await("'top' typed again", EXPECT, s -> typed(s, "top"));
+    pane.press("Enter");
+    pane.await("the dashboard again", EXPECT,
+        s -> s.anyLineMatches("kvctl top .*1 node, 1 answering.*"));
+    pane.press("C-c");
+    pane.await("the prompt again after Ctrl-C", EXPECT, s -> holds(s, ""));
     run("get doomed", "kvctl: no such key: doomed\\s*");
   }
 }

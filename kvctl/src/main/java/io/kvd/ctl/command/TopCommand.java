@@ -166,8 +166,9 @@ public final class TopCommand extends KvctlCommand {
       return;
     }
     Table table = StatsCommand.table(nodes, replies);
-    String header = String.format("kvctl top  %s  %d nodes, %d answering  %d ops/s  %d errors/s"
-        + "%s%n%n", now, nodes.size(), answering, ops, errors,
+    String header = String.format("kvctl top  %s  %d node%s, %d answering  %d ops/s  %d"
+        + " errors/s%s%n%n", now, nodes.size(), nodes.size() == 1 ? "" : "s", answering, ops,
+        errors,
         terminal != null ? "  (q quits)" : "");
     if (terminal != null) {
       terminal.puts(Capability.clear_screen);
