@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.function.IntPredicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -41,6 +42,21 @@ class KvctlProcessIT {
     return stat.charAt(stat.lastIndexOf(')') + 2);
   }
 
+  /**
+   * The state once it satisfies {@code wanted}, polled for up to 5 s: a signal is delivered
+   * asynchronously (kill returns once it is queued; every thread of the JVM must then stop).
+   */
+  private static char awaitState(long pid, IntPredicate wanted)
+      throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    char state = state(pid);
+    while (!wanted.test(state) && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+      state = state(pid);
+    }
+    return state;
+  }
+
   private static String name(KvdProcess kvd) {
     return "127.0.0.1:" + kvd.address().getPort();
   }
@@ -59,11 +75,11 @@ class KvctlProcessIT {
   void suspendFreezesAndResumeThawsANodeNamedByItsAddress() throws Exception {
     try (KvdProcess kvd = KvdProcess.start()) {
       assertEquals(Exit.OK, run("suspend", name(kvd)));
-      assertEquals('T', state(kvd.pid()), "stopped by SIGSTOP");
+      assertEquals('T', awaitState(kvd.pid(), c -> c == 'T'), "stopped by SIGSTOP");
       assertEquals(Exit.UNREACHABLE, run("--node", name(kvd), "--timeout-ms", "20",
           "--retries", "1", "get", "k"));
       assertEquals(Exit.OK, run("resume", name(kvd)), "found through /proc while stopped");
-      assertTrue(state(kvd.pid()) != 'T', "running again");
+      assertTrue(awaitState(kvd.pid(), c -> c != 'T') != 'T', "running again");
       assertEquals(Exit.NOT_FOUND, run("--node", name(kvd), "get", "k"), "answers again");
       assertEquals(Exit.OK, run("suspend", Long.toString(kvd.pid())), "by pid too");
       assertEquals(Exit.OK, run("resume", Long.toString(kvd.pid())));
@@ -75,6 +91,7 @@ class KvctlProcessIT {
     Process sleeper = new ProcessBuilder("sleep", "30").start();
     try {
       assertEquals(Exit.USAGE, run("suspend", Long.toString(sleeper.pid())));
+      Thread.sleep(200); // a SIGSTOP sent by mistake would show by now
       assertTrue(state(sleeper.pid()) != 'T', "left alone");
     } finally {
       sleeper.destroyForcibly();

@@ -23,6 +23,9 @@ import picocli.CommandLine.Parameters;
  * which works while the process is stopped). Refuses processes that are not kvd unless --force.
  */
 abstract class SignalCommand extends KvctlCommand {
+  /** How long a signal may take to show in the process's state. */
+  static final long SETTLE_MS_MAX = 5_000;
+
   @Parameters(paramLabel = "PID|HOST:PORT", arity = "1..*",
       completionCandidates = NodeCandidates.class,
       description = "Local kvd processes: a pid, or the address of a node on this machine.")
@@ -55,6 +58,18 @@ abstract class SignalCommand extends KvctlCommand {
       if (code != 0) {
         throw new KvctlException(Exit.LOCAL_ERROR, "kill -" + signal() + " " + pid
             + " failed with exit code " + code);
+      }
+      // Return only once it has taken effect, so that a script's next line sees it.
+      boolean stopped = signal().equals("STOP");
+      try {
+        if (!LocalProcesses.awaitStopped(pid, stopped, SETTLE_MS_MAX)) {
+          throw new KvctlException(Exit.LOCAL_ERROR, "process " + pid + " is not "
+              + (stopped ? "stopped" : "running") + " " + SETTLE_MS_MAX + " ms after kill -"
+              + signal());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new KvctlException(Exit.LOCAL_ERROR, "cancelled");
       }
       table.row(target, pid, done());
       Map<String, Object> row = new LinkedHashMap<>();

@@ -73,6 +73,35 @@ public final class LocalProcesses {
     }
   }
 
+  /**
+   * The process's state letter from /proc/PID/stat (R running, S sleeping, T stopped...), or
+   * '?' when unreadable.
+   */
+  public static char state(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      return stat.charAt(stat.lastIndexOf(')') + 2);
+    } catch (IOException | RuntimeException e) {
+      return '?';
+    }
+  }
+
+  /**
+   * Waits up to {@code waitMs} until the process is stopped ({@code stopped}) or not; true when it
+   * got there. A signal is delivered after kill returns, once every thread has taken it.
+   */
+  public static boolean awaitStopped(long pid, boolean stopped, long waitMs)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + waitMs * 1_000_000;
+    while ((state(pid) == 'T') != stopped) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(5);
+    }
+    return true;
+  }
+
   /** Sends {@code signal} (STOP, CONT) to {@code pid} with kill(1); returns kill's exit code. */
   public static int signal(long pid, String signal) throws IOException {
     Process kill = new ProcessBuilder("kill", "-" + signal.toUpperCase(Locale.ROOT),
