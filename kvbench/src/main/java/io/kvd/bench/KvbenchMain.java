@@ -11,7 +11,6 @@ import io.kvd.core.Addresses;
 import io.kvd.core.cluster.Ring;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -354,8 +353,7 @@ public final class KvbenchMain implements Callable<Integer> {
     }
     List<InetSocketAddress> nodes = new ArrayList<>();
     for (Member m : members) {
-      nodes.add(new InetSocketAddress(InetAddress.getByAddress(Addresses.ipv4Bytes(
-          m.address())), Addresses.port(m.address())));
+      nodes.add(m.socketAddress());
     }
     if (nodes.isEmpty()) {
       throw new IllegalArgumentException("no nodes");

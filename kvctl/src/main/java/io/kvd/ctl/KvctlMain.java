@@ -237,7 +237,7 @@ public final class KvctlMain implements Callable<Integer> {
     List<InetSocketAddress> nodes = new ArrayList<>();
     List<String> names = new ArrayList<>();
     for (Member m : members) {
-      nodes.add(socketAddress(m.address()));
+      nodes.add(m.socketAddress());
       names.add(Addresses.toString(m.address()));
     }
     session.sawNodes(names);
@@ -251,7 +251,7 @@ public final class KvctlMain implements Callable<Integer> {
       if (members.size() != 1) {
         throw new KvctlException(Exit.USAGE, "expected one HOST:PORT, got '" + text + "'");
       }
-      return socketAddress(members.get(0).address());
+      return members.get(0).socketAddress();
     } catch (IllegalArgumentException e) {
       throw new KvctlException(Exit.USAGE, e.getMessage().replaceFirst("^node:1: ", ""));
     }

@@ -121,15 +121,22 @@ public final class KvClient implements AutoCloseable {
   public CompletableFuture<KVResponse> request(InetSocketAddress node, byte[] messageId,
       KVRequest request, RetryPolicy retryPolicy) {
     CompletableFuture<KVResponse> future = new CompletableFuture<>();
+    if (reserve(future)) {
+      loop.execute(() -> start(node, messageId, request, retryPolicy, future));
+    }
+    return future;
+  }
+
+  /** Takes a slot of inflightMax for a new request; else fails {@code future} and says false. */
+  private boolean reserve(CompletableFuture<?> future) {
     if (inflight.incrementAndGet() > inflightMax) {
       inflight.decrementAndGet();
       future.completeExceptionally(new KvException(
           "too many requests in flight (inflightMax " + inflightMax + ")"));
-      return future;
+      return false;
     }
     stats.requests.increment();
-    loop.execute(() -> start(node, messageId, request, retryPolicy, future));
-    return future;
+    return true;
   }
 
   // Convenience operations: they map error codes to results or KvErrorException.
@@ -253,13 +260,9 @@ public final class KvClient implements AutoCloseable {
   public CompletableFuture<AdminReply> admin(InetSocketAddress node, AdminRequest request,
       RetryPolicy retryPolicy) {
     CompletableFuture<AdminReply> future = new CompletableFuture<>();
-    if (inflight.incrementAndGet() > inflightMax) {
-      inflight.decrementAndGet();
-      future.completeExceptionally(new KvException(
-          "too many requests in flight (inflightMax " + inflightMax + ")"));
+    if (!reserve(future)) {
       return future;
     }
-    stats.requests.increment();
     loop.execute(() -> {
       ByteString id = ByteString.copyFrom(newId());
       ByteString payload = request.toByteString();

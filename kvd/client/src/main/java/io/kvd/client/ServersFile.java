@@ -5,6 +5,7 @@ import io.kvd.core.cluster.Ring;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,6 +32,16 @@ public final class ServersFile {
    * {@code address} (see {@link Addresses}).
    */
   public record Member(String host, int port, long address, int line) {
+    /** The resolved address as a socket address. */
+    public InetSocketAddress socketAddress() {
+      try {
+        return new InetSocketAddress(InetAddress.getByAddress(Addresses.ipv4Bytes(address)),
+            port);
+      } catch (UnknownHostException e) {
+        throw new IllegalStateException("four bytes are an IPv4 address", e);
+      }
+    }
+
     @Override
     public String toString() {
       return Addresses.toString(address());

@@ -52,6 +52,8 @@ class ServersFileTest {
     assertEquals("node-a", members.get(1).host());
     assertEquals(4, members.get(1).line());
     assertEquals("10.0.0.7:43101", members.get(1).toString());
+    assertEquals(new java.net.InetSocketAddress("10.0.0.7", 43101),
+        members.get(1).socketAddress(), "the resolved address, not the name");
     assertEquals(3, ServersFile.addresses(members).length);
   }
 
