@@ -69,8 +69,10 @@ public final class KvbenchMain implements Callable<Integer> {
   int clients = 64;
 
   @Option(names = "--sockets", paramLabel = "N",
-      description = "UDP sockets, each with its own thread (default: ${DEFAULT-VALUE}).")
-  int sockets = 2;
+      description = "UDP sockets, each with its own thread (default: half the machine's cores,"
+          + " at least 1: the kernel's share of each request, and the server on the same"
+          + " machine, need the rest).")
+  int sockets = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
 
   @Option(names = "--rate", paramLabel = "OPS_PER_SEC",
       description = "Open loop at this rate; latency from each request's intended send time.")

@@ -308,14 +308,52 @@ public final class LoadEngine implements AutoCloseable {
 
     private void onDatagram(ByteBuf content) {
       long now = System.nanoTime();
+      // The messageID is read in place: every request's Msg starts with field 1 (tag 0x0a),
+      // 16 bytes long, and servers (and the echo) send it back first. Only a reply that matches
+      // a request in flight is copied and decoded; against an echo server, none is (the echo
+      // may pad its reply to a GET reply's size, which is no protobuf).
+      int at = content.readerIndex();
+      if (content.readableBytes() < 2 + 16 || content.getByte(at) != 0x0a
+          || content.getByte(at + 1) != 16) {
+        if (settings.echo()) {
+          results.strayReplies.increment();
+        } else {
+          onUnusualDatagram(content);
+        }
+        return;
+      }
+      Client client = inFlightClient(content.getLong(at + 2), content.getInt(at + 10),
+          content.getInt(at + 14));
+      if (client == null) {
+        return;
+      }
+      if (settings.echo()) {
+        client.complete(now, ErrorCode.SUCCESS, null);
+        return;
+      }
+      Msg msg = decode(content);
+      if (msg != null) {
+        onReply(client, msg, now);
+      }
+    }
+
+    /** The datagram decoded and verified, or null (counted as a bad reply). */
+    private Msg decode(ByteBuf content) {
       byte[] bytes = new byte[content.readableBytes()];
-      content.readBytes(bytes);
-      Msg msg;
+      content.getBytes(content.readerIndex(), bytes);
       try {
-        msg = ClientCodec.decodeMsg(bytes, bytes.length, NodeConfig.DATAGRAM_LENGTH_MAX,
+        return ClientCodec.decodeMsg(bytes, bytes.length, NodeConfig.DATAGRAM_LENGTH_MAX,
             NodeConfig.MESSAGE_ID_LENGTH_MAX);
       } catch (DecodeException e) {
         results.badReplies.increment();
+        return null;
+      }
+    }
+
+    /** A datagram whose messageID is not where this engine puts it: decoded to classify it. */
+    private void onUnusualDatagram(ByteBuf content) {
+      Msg msg = decode(content);
+      if (msg == null) {
         return;
       }
       ByteString id = msg.getMessageID();
@@ -324,26 +362,28 @@ public final class LoadEngine implements AutoCloseable {
         return;
       }
       ByteBuffer words = id.asReadOnlyByteBuffer();
-      long replyNonce = words.getLong();
-      int clientIndex = words.getInt();
-      int sequence = words.getInt();
-      if (replyNonce != nonce || clientIndex < 0 || clientIndex >= settings.clients()) {
-        results.strayReplies.increment();
-        return;
+      Client client = inFlightClient(words.getLong(), words.getInt(), words.getInt());
+      if (client != null) {
+        onReply(client, msg, System.nanoTime());
       }
-      if (clientIndex % lanes.size() != index) {
+    }
+
+    /** The client of this lane waiting for this reply, or null (counted as stray). */
+    private Client inFlightClient(long replyNonce, int clientIndex, int sequence) {
+      if (replyNonce != nonce || clientIndex < 0 || clientIndex >= settings.clients()
+          || clientIndex % lanes.size() != index) {
         results.strayReplies.increment();
-        return;
+        return null;
       }
       Client client = clients.get(clientIndex / lanes.size());
       if (!client.inFlight || client.sequence != sequence) {
         results.strayReplies.increment(); // a late reply to a retried or timed-out request
-        return;
+        return null;
       }
-      if (settings.echo()) {
-        client.complete(now, ErrorCode.SUCCESS, null);
-        return;
-      }
+      return client;
+    }
+
+    private void onReply(Client client, Msg msg, long now) {
       KVResponse reply;
       try {
         reply = KVResponse.parseFrom(msg.getPayload());

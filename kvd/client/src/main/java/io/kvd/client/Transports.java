@@ -1,5 +1,6 @@
 package io.kvd.client;
 
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.RecvByteBufAllocator;
@@ -80,6 +81,11 @@ public final class Transports {
    * leaves it alone.
    */
   public static void batchDatagramReads(Bootstrap bootstrap) {
+    // Netty 4.2's default (adaptive) allocator pools buffers only up to a size class far below
+    // this read buffer, so every read allocated and zeroed fresh direct memory: 12% of kvd's CPU
+    // under load (async-profiler). The pooled allocator keeps the read buffer, and the direct
+    // copies of outgoing datagrams, in its arenas.
+    bootstrap.option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT);
     if (epoll()) {
       FixedRecvByteBufAllocator allocator = new FixedRecvByteBufAllocator(
           BATCHED_DATAGRAM_LENGTH_MAX * BATCHED_DATAGRAMS_PER_CALL).respectMaybeMoreData(false);

@@ -9,9 +9,8 @@ import io.kvd.server.fault.FaultInjector;
 import io.kvd.proto.PeerProtocol.LinkFaults;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
@@ -22,6 +21,7 @@ import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -204,20 +204,21 @@ public final class NettyNode implements AutoCloseable {
     haltAfterLastWrite();
   }
 
+  /** Halts once every queued datagram is written, looking again each millisecond. */
   private void haltAfterLastWrite() {
-    ChannelFuture last = outbox.lastWrite;
-    if (last == null) {
+    channel.flush();
+    ChannelOutboundBuffer pending = channel.unsafe().outboundBuffer();
+    if (pending == null || pending.isEmpty()) {
       Runtime.getRuntime().halt(0);
       return;
     }
-    last.addListener(f -> Runtime.getRuntime().halt(0));
+    channel.eventLoop().schedule(this::haltAfterLastWrite, 1, TimeUnit.MILLISECONDS);
   }
 
   /** The node's outbox on this channel; used on the event loop thread only. */
   private final class ChannelOutbox implements Outbox {
     private long currentFrom;
     private InetSocketAddress currentSender;
-    ChannelFuture lastWrite;
     boolean shutdownRequested;
     boolean faultsActive;
 
@@ -236,6 +237,15 @@ public final class NettyNode implements AutoCloseable {
     }
 
     @Override
+    public void sendCopy(long address, byte[] datagram, int length) {
+      if (!faultsActive) {
+        write(resolve(address), datagram, length);
+      } else {
+        faults.send(address, Arrays.copyOf(datagram, length), faultLink); // may be delayed
+      }
+    }
+
+    @Override
     public void faults(LinkFaults value) {
       FaultConfig config = FaultConfig.of(value, faults.config().seed());
       faults.setConfig(config);
@@ -248,11 +258,19 @@ public final class NettyNode implements AutoCloseable {
     }
 
     void write(InetSocketAddress to, byte[] datagram) {
+      write(to, datagram, datagram.length);
+    }
+
+    void write(InetSocketAddress to, byte[] datagram, int length) {
       if (!channel.isWritable()) {
         repliesDroppedBacklog++;
         return;
       }
-      lastWrite = channel.write(new DatagramPacket(Unpooled.wrappedBuffer(datagram), to));
+      // Straight into pooled direct memory (the socket writes from there), with no promise: one
+      // copy and three objects fewer per reply than a wrapped array, which Netty copies again.
+      ByteBuf buffer = channel.alloc().directBuffer(length, length)
+          .writeBytes(datagram, 0, length);
+      channel.write(new DatagramPacket(buffer, to), channel.voidPromise());
     }
 
     @Override

@@ -15,6 +15,7 @@ import io.kvd.proto.ClientProtocol.KVResponse;
 import io.kvd.proto.PeerProtocol.Replica;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -82,6 +83,14 @@ public final class Replication {
   private long duplicatesDropped;
 
   /** One client request at its coordinator. */
+  /** Read replies an op keeps at most. */
+  private static final int RESPONDENTS_MAX = 8;
+  /** Write acknowledgements (and OUT_OF_SPACE refusals) an op keeps at most. */
+  private static final int ACKS_MAX = 16;
+  private static final int[] NO_MEMBERS = new int[0];
+  private static final long[] NO_STAMPS = new long[0];
+  private static final boolean[] NO_FLAGS = new boolean[0];
+
   private static final class Op {
     final long id;
     final int command;
@@ -104,10 +113,11 @@ public final class Replication {
     int phase;
     long phaseStartedMs;
     long nextSendMs;
-    // READ: who answered, with what stamp, and whether it was ready.
-    int[] respondents = new int[8];
-    long[] stamps = new long[8];
-    boolean[] ready = new boolean[8];
+    // READ: who answered, with what stamp, and whether it was ready; at most RESPONDENTS_MAX,
+    // in arrays grown on first use (a single node's reads never use them).
+    int[] respondents = NO_MEMBERS;
+    long[] stamps = NO_STAMPS;
+    boolean[] ready = NO_FLAGS;
     int respondentCount;
     long maxStamp;
     byte[] maxRecord;
@@ -116,9 +126,9 @@ public final class Replication {
     long recordStamp;
     boolean needAll;
     int result;
-    int[] acked = new int[16];
+    int[] acked = NO_MEMBERS;
     int ackedCount;
-    int[] refusedNoRoom = new int[16];
+    int[] refusedNoRoom = NO_MEMBERS;
     int refusedCount;
 
     Op(long id, int command, byte[] key, long client, ByteString messageId, byte[] value,
@@ -563,8 +573,10 @@ public final class Replication {
         Op op = byId.get(message.getOp());
         if (op != null && op.phase == PHASE_WRITE && message.getStamp() == op.recordStamp) {
           if (message.getOk()) {
+            op.acked = room(op.acked, op.ackedCount);
             op.ackedCount = add(op.acked, op.ackedCount, from);
           } else if (message.getErrCode() == ErrorCode.OUT_OF_SPACE) {
+            op.refusedNoRoom = room(op.refusedNoRoom, op.refusedCount);
             op.refusedCount = add(op.refusedNoRoom, op.refusedCount, from);
           }
           maybeFinishWrite(op, nowMs, out);
@@ -731,7 +743,13 @@ public final class Replication {
 
   private static void addRespondent(Op op, int member, long stamp, boolean ready) {
     if (op.respondentCount == op.respondents.length) {
-      return;
+      if (op.respondentCount == RESPONDENTS_MAX) {
+        return;
+      }
+      int length = Math.min(RESPONDENTS_MAX, Math.max(4, 2 * op.respondentCount));
+      op.respondents = Arrays.copyOf(op.respondents, length);
+      op.stamps = Arrays.copyOf(op.stamps, length);
+      op.ready = Arrays.copyOf(op.ready, length);
     }
     op.respondents[op.respondentCount] = member;
     op.stamps[op.respondentCount] = stamp;
@@ -748,6 +766,14 @@ public final class Replication {
 
   private static int respondentIndex(Op op, int member) {
     return indexOf(op.respondents, op.respondentCount, member);
+  }
+
+  /** {@code members}, grown if full and below {@link #ACKS_MAX}. */
+  private static int[] room(int[] members, int count) {
+    if (count < members.length || members.length == ACKS_MAX) {
+      return members;
+    }
+    return Arrays.copyOf(members, Math.min(ACKS_MAX, Math.max(4, 2 * count)));
   }
 
   private static int add(int[] members, int count, int member) {

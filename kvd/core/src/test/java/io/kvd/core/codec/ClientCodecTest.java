@@ -252,4 +252,39 @@ class ClientCodecTest {
     });
     assertEquals(DropReason.BAD_CHECKSUM, rejection(checksumOfFirst));
   }
+
+  /**
+   * The one-pass encoder writes exactly the bytes the generated Msg writes, and the in-place
+   * checksum equals CRC32 over the concatenated arrays, for seeded random IDs and payloads of 0 to
+   * 12,000 bytes, including payloads that are ropes (concatenations) rather than one array.
+   */
+  @Test
+  void onePassEncodingIsTheGeneratedEncoding() {
+    java.util.SplittableRandom random = new java.util.SplittableRandom(431);
+    for (int i = 0; i < 500; i++) {
+      byte[] id = new byte[random.nextInt(17)];
+      byte[] payload = new byte[i % 50 == 0 ? random.nextInt(12_001) : random.nextInt(300)];
+      random.nextBytes(id);
+      random.nextBytes(payload);
+      ByteString idBytes = ByteString.copyFrom(id);
+      ByteString payloadBytes = payload.length > 2
+          ? ByteString.copyFrom(payload, 0, payload.length / 2)
+              .concat(ByteString.copyFrom(payload, payload.length / 2,
+                  payload.length - payload.length / 2))
+          : ByteString.copyFrom(payload);
+      CRC32 crc = new CRC32();
+      crc.update(id);
+      crc.update(payload);
+      assertEquals(crc.getValue(), ClientCodec.checksum(idBytes, payloadBytes));
+      byte[] expected = Msg.newBuilder().setMessageID(idBytes).setPayload(payloadBytes)
+          .setCheckSum(crc.getValue()).build().toByteArray();
+      assertArrayEquals(expected, ClientCodec.encode(idBytes, payload));
+      assertArrayEquals(expected, ClientCodec.encode(idBytes, payloadBytes));
+      KVResponse reply = KVResponse.newBuilder().setErrCode(random.nextInt(40))
+          .setValue(payloadBytes).setVersion(random.nextInt()).build();
+      assertArrayEquals(Msg.newBuilder().setMessageID(idBytes).setPayload(reply.toByteString())
+          .setCheckSum(ClientCodec.checksum(idBytes, reply.toByteString())).build()
+          .toByteArray(), ClientCodec.encodeReply(idBytes, reply));
+    }
+  }
 }
