@@ -312,12 +312,22 @@ class KvctlCommandsTest {
       assertTrue(node.get("heapMaxBytes").asLong() > 0);
     }
     assertTrue(puts >= 5, "the PUTs are counted where they ran: " + puts);
+    long putLatencies = 0;
+    for (JsonNode node : stats) {
+      JsonNode put = node.get("latencyMs").get("PUT");
+      if (put != null) {
+        putLatencies += put.get("count").asLong();
+        assertEquals(put.get("count").asLong(), put.get("buckets").get("inf").asLong());
+      }
+    }
+    assertTrue(putLatencies >= 5, "each PUT's latency is counted where it was answered");
     Result table = kvctl("-o", "table", "stats");
     assertTrue(table.out().startsWith("NODE"), table.out());
     assertTrue(table.out().contains("ERRORS/S"), table.out());
     Result counters = kvctl("stats", "--counters", names.get(0));
     assertTrue(counters.out().contains("\tgossip.sent\t"), counters.out());
     assertTrue(counters.out().contains("\treplies.SUCCESS\t"), counters.out());
+    assertTrue(counters.out().contains("\trepair.keysPushed\t"), counters.out());
 
     Result top = kvctl("-o", "json", "top", "--iterations", "2", "--interval-ms", "100");
     assertExit(Exit.OK, top);

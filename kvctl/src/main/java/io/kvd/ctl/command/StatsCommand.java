@@ -9,6 +9,7 @@ import io.kvd.ctl.util.Table;
 import io.kvd.ctl.util.Units;
 import io.kvd.proto.PeerProtocol.AdminReply;
 import io.kvd.proto.PeerProtocol.Counter;
+import io.kvd.proto.PeerProtocol.LatencyHistogram;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +21,9 @@ import picocli.CommandLine.Parameters;
 @picocli.CommandLine.Command(name = "stats", description = {"Show each node's requests per"
     + " second by command (over its last whole second), errors per second, reply-cache entries,"
     + " store and heap use against the budget, gossip and replication traffic, and faults.",
-    "--counters lists every counter of every node instead (totals since start)."})
+    "--counters lists every counter of every node instead (totals since start), and each"
+        + " command's latency histogram (requests answered within each bucket's bound in ms,"
+        + " cumulative)."})
 public final class StatsCommand extends KvctlCommand {
   @Parameters(paramLabel = "HOST:PORT", arity = "0..*",
       completionCandidates = NodeCandidates.class,
@@ -55,6 +58,18 @@ public final class StatsCommand extends KvctlCommand {
         }
         for (Counter c : r.getCountersList()) {
           table.row(name, c.getName(), c.getValue());
+        }
+        for (LatencyHistogram h : r.getLatencyList()) {
+          String command = "latencyMs." + (h.getCommand() < Command.COUNT
+              ? Command.name(h.getCommand()) : "UNKNOWN");
+          Map<String, Long> buckets = Views.latencyBuckets(r, h);
+          long count = buckets.isEmpty() ? 0 : buckets.get("inf");
+          if (count == 0) {
+            continue;
+          }
+          table.row(name, command + ".count", count);
+          table.row(name, command + ".sum", h.getSumMs());
+          buckets.forEach((bucket, n) -> table.row(name, command + "." + bucket, n));
         }
       }
       emit(json, () -> table, null);

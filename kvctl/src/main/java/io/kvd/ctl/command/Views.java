@@ -10,6 +10,7 @@ import io.kvd.ctl.KvctlMain;
 import io.kvd.ctl.util.Units;
 import io.kvd.proto.PeerProtocol.AdminReply;
 import io.kvd.proto.PeerProtocol.Counter;
+import io.kvd.proto.PeerProtocol.LatencyHistogram;
 import io.kvd.proto.PeerProtocol.MemberView;
 import io.kvd.proto.PeerProtocol.Update;
 import java.net.InetSocketAddress;
@@ -154,6 +155,23 @@ final class Views {
       counters.put(c.getName(), c.getValue());
     }
     json.put("counters", counters);
+    Map<String, Object> latency = new LinkedHashMap<>();
+    for (LatencyHistogram h : r.getLatencyList()) {
+      long count = 0;
+      for (long n : h.getCountsList()) {
+        count += n;
+      }
+      if (count == 0) {
+        continue;
+      }
+      Map<String, Object> histogram = new LinkedHashMap<>();
+      histogram.put("count", count);
+      histogram.put("sumMs", h.getSumMs());
+      histogram.put("buckets", latencyBuckets(r, h));
+      latency.put(h.getCommand() < Command.COUNT ? Command.name(h.getCommand()) : "UNKNOWN",
+          histogram);
+    }
+    json.put("latencyMs", latency);
     if (r.hasFaults()) {
       Map<String, Object> faults = new LinkedHashMap<>();
       faults.put("lossPct", r.getFaults().getLossPct());
@@ -165,6 +183,21 @@ final class Views {
       json.put("faults", faults);
     }
     return json;
+  }
+
+  /**
+   * A latency histogram's buckets, cumulative as Prometheus shows them: "le0", "le1", ... (ms)
+   * to the requests answered within that many ms, then "inf" to all of them.
+   */
+  static Map<String, Long> latencyBuckets(AdminReply r, LatencyHistogram h) {
+    Map<String, Long> buckets = new LinkedHashMap<>();
+    long cumulative = 0;
+    for (int b = 0; b < h.getCountsCount(); b++) {
+      cumulative += h.getCounts(b);
+      buckets.put(b < r.getLatencyBoundsMsCount() ? "le" + r.getLatencyBoundsMs(b) : "inf",
+          cumulative);
+    }
+    return buckets;
   }
 
   /** "loss 5%, delay 20 ms" for a table cell; "-" when no faults. */

@@ -11,6 +11,7 @@ import io.kvd.core.replication.Replication;
 import io.kvd.proto.PeerProtocol.AdminReply;
 import io.kvd.proto.PeerProtocol.AdminRequest;
 import io.kvd.proto.PeerProtocol.Counter;
+import io.kvd.proto.PeerProtocol.LatencyHistogram;
 import io.kvd.proto.PeerProtocol.LinkFaults;
 import io.kvd.proto.PeerProtocol.MemberView;
 import io.kvd.proto.PeerProtocol.PeerMsg;
@@ -62,6 +63,8 @@ final class Admin {
   private long faultsUntilMs;
   private long startMs = -1;
   HostGauges gauges = HostGauges.NONE;
+  Node.HostCounters hostCounters = Node.HostCounters.NONE;
+  NodeEvents events = NodeEvents.NONE;
   private final BlockingOutbox blocking = new BlockingOutbox();
 
   Admin(Node node, Ring ring, Membership membership) {
@@ -79,6 +82,11 @@ final class Admin {
     if (faults != null && nowMs >= faultsUntilMs) {
       faults = null;
       out.faults(null);
+      events.faultsCleared(0, true, nowMs);
+    }
+    if (blocksEndMs > 0 && nowMs >= blocksEndMs) {
+      blocksEndMs = 0;
+      events.linksUnblocked(0, new long[0], true, nowMs);
     }
   }
 
@@ -118,7 +126,7 @@ final class Admin {
     if (refusal != null) {
       reply = AdminReply.newBuilder().setErrCode(1).setError(refusal).build();
     } else {
-      apply(request, nowMs, out);
+      apply(from, request, nowMs, out);
       reply = status(nowMs);
     }
     ByteString payload = reply.toByteString();
@@ -180,17 +188,19 @@ final class Admin {
     return value >= 0 && value <= 100;
   }
 
-  private void apply(AdminRequest request, long nowMs, Outbox out) {
+  private void apply(long from, AdminRequest request, long nowMs, Outbox out) {
     switch (request.getKind()) {
       case FAULT_SET:
         faults = request.getFaults();
         faultsUntilMs = nowMs + request.getExpiryMs();
         out.faults(faults);
+        events.faultsSet(from, faults, request.getExpiryMs(), nowMs);
         break;
       case FAULT_CLEAR:
         if (faults != null) {
           faults = null;
           out.faults(null);
+          events.faultsCleared(from, false, nowMs);
         }
         break;
       case BLOCK:
@@ -198,6 +208,7 @@ final class Admin {
           blockedUntilMs[ring.indexOf(peer)] = nowMs + request.getExpiryMs();
         }
         blocksEndMs = Arrays.stream(blockedUntilMs).max().orElse(0);
+        events.linksBlocked(from, peers(request), request.getExpiryMs(), nowMs);
         break;
       case UNBLOCK:
         if (request.getPeersCount() == 0) {
@@ -207,10 +218,19 @@ final class Admin {
           blockedUntilMs[ring.indexOf(peer)] = 0;
         }
         blocksEndMs = Arrays.stream(blockedUntilMs).max().orElse(0);
+        events.linksUnblocked(from, peers(request), false, nowMs);
         break;
       default:
         break;
     }
+  }
+
+  private static long[] peers(AdminRequest request) {
+    long[] peers = new long[request.getPeersCount()];
+    for (int i = 0; i < peers.length; i++) {
+      peers[i] = request.getPeers(i);
+    }
+    return peers;
   }
 
   AdminReply status(long nowMs) {
@@ -279,12 +299,27 @@ final class Admin {
     counter(reply, "repair.lastCycleMs", Math.max(0, repair.lastCycleMs()));
     counter(reply, "repair.roundsCompleted", repair.roundsCompleted());
     counter(reply, "repair.keysPulled", repair.keysPulled());
+    counter(reply, "repair.bytesPulled", repair.bytesPulled());
+    counter(reply, "repair.keysPushed", repair.keysPushed());
     counter(reply, "repair.bytesPushed", repair.bytesPushed());
     counter(reply, "repair.pushesQueued", repair.pushesQueued());
     counter(reply, "repair.pushesDropped", repair.pushesDropped());
     counter(reply, "repair.handedOff", repair.handedOff());
     counter(reply, "repair.tombstonesExpired", repair.tombstonesExpired());
     counter(reply, "faults.blockedSends", stats.blockedSends());
+    hostCounters.report((name, value) -> counter(reply, name, value));
+    Latencies latencies = stats.latencies();
+    for (int i = 0; i < Latencies.boundsCount(); i++) {
+      reply.addLatencyBoundsMs(Latencies.boundMs(i));
+    }
+    for (int c = 0; c <= Command.COUNT; c++) {
+      LatencyHistogram.Builder histogram = LatencyHistogram.newBuilder().setCommand(c)
+          .setSumMs(latencies.sumMs(c));
+      for (int b = 0; b < Latencies.buckets(); b++) {
+        histogram.addCounts(latencies.count(c, b));
+      }
+      reply.addLatency(histogram);
+    }
     if (faults != null) {
       reply.setFaults(faults).setFaultsRemainingMs(Math.max(0, faultsUntilMs - nowMs));
     }

@@ -18,6 +18,7 @@ import io.kvd.proto.PeerProtocol.Gossip;
 import io.kvd.proto.PeerProtocol.PeerMsg;
 import io.kvd.proto.PeerProtocol.Replica;
 import java.util.function.LongSupplier;
+import java.util.function.ObjLongConsumer;
 
 /**
  * One kvd node's logic, free of I/O: it is fed datagrams and the current time, and writes replies
@@ -81,6 +82,10 @@ public final class Node {
   private long shedUntilMs = -1;
   private long lastTickMs = -1;
   private final Admin admin;
+  private NodeEvents events = NodeEvents.NONE;
+  // The client request being handled by onDatagram: its command, and when it arrived.
+  private int requestCommand;
+  private long requestArrivedMs;
 
   /** A node alone: it owns every key. */
   public Node(NodeConfig config) {
@@ -97,7 +102,7 @@ public final class Node {
     this.replies = new ReplyCache(config.replyCacheLengthMax(), config.replyRetentionMs(),
         Hashing.mix64(config.hashSeed() + 1));
     this.replication = new Replication(ring, membership, store, replies, this.config,
-        cluster.replication(), this::send);
+        cluster.replication(), this::sendReply);
     this.admin = new Admin(this, ring, membership);
   }
 
@@ -114,6 +119,35 @@ public final class Node {
         return maxBytes.getAsLong();
       }
     };
+  }
+
+  /**
+   * Where the node reports membership changes, repair cycles, operator faults and errors (see
+   * {@link NodeEvents}); {@link NodeEvents#NONE} by default. Set before the first event.
+   */
+  public void setEvents(NodeEvents value) {
+    events = value == null ? NodeEvents.NONE : value;
+    membership.setEvents(events);
+    replication.setEvents(events);
+    admin.events = events;
+  }
+
+  /** Where the node reports its events. */
+  public NodeEvents events() {
+    return events;
+  }
+
+  /** The host's own counters, read on the node's thread when a STATUS snapshot is taken. */
+  public interface HostCounters {
+    HostCounters NONE = counter -> { };
+
+    /** Reports each counter, by name and value, to {@code counter}. */
+    void report(ObjLongConsumer<String> counter);
+  }
+
+  /** The host's own counters (its transport's drops, say), added to every STATUS snapshot. */
+  public void setHostCounters(HostCounters counters) {
+    admin.hostCounters = counters == null ? HostCounters.NONE : counters;
   }
 
   /** What an admin STATUS request would answer now. */
@@ -149,8 +183,20 @@ public final class Node {
     return membership;
   }
 
-  /** Handles one datagram from {@code from} (see {@link Addresses}) at {@code nowMs}. */
+  /**
+   * Handles one datagram from {@code from} (see {@link Addresses}) at {@code nowMs}. An exception
+   * means a bug or a broken invariant: it is reported to the events, then thrown to the host.
+   */
   public void onDatagram(long from, byte[] datagram, int length, long nowMs, Outbox out) {
+    try {
+      handleDatagram(from, datagram, length, nowMs, out);
+    } catch (RuntimeException e) {
+      events.internalError("datagram", e, nowMs);
+      throw e;
+    }
+  }
+
+  private void handleDatagram(long from, byte[] datagram, int length, long nowMs, Outbox out) {
     advanceTime(nowMs);
     stats.onDatagram();
     PeerMsg msg;
@@ -198,6 +244,8 @@ public final class Node {
     ByteString id = msg.getMessageID();
     int command = request.getCommand();
     stats.onRequest(command);
+    requestCommand = command;
+    requestArrivedMs = nowMs;
     // The key is copied out of the request once, for routing and the store; null if invalid.
     byte[] key = null;
     if (command == Command.PUT || command == Command.GET || command == Command.REMOVE) {
@@ -245,8 +293,20 @@ public final class Node {
     }
   }
 
-  /** Periodic work: expire the reply cache; run membership's timers. */
+  /**
+   * Periodic work: expire the reply cache; run membership's timers. An exception is reported to
+   * the events, then thrown, as in {@link #onDatagram}.
+   */
   public void onTick(long nowMs, Outbox out) {
+    try {
+      handleTick(nowMs, out);
+    } catch (RuntimeException e) {
+      events.internalError("tick", e, nowMs);
+      throw e;
+    }
+  }
+
+  private void handleTick(long nowMs, Outbox out) {
     advanceTime(nowMs);
     if (lastTickMs >= 0 && nowMs - lastTickMs > TICK_LATE_MS && ring.size() > 1) {
       shedUntilMs = nowMs + SHED_MS;
@@ -429,8 +489,15 @@ public final class Node {
     send(from, id, KVResponse.newBuilder().setErrCode(errCode).build(), out);
   }
 
+  /** Answers the client request being handled. */
   private void send(long to, ByteString id, KVResponse response, Outbox out) {
-    stats.onReply(response.getErrCode());
+    sendReply(to, id, requestCommand, requestArrivedMs, response, out);
+  }
+
+  /** Answers a client's {@code command} request that arrived at {@code arrivedMs}. */
+  private void sendReply(long to, ByteString id, int command, long arrivedMs,
+      KVResponse response, Outbox out) {
+    stats.onReply(command, response.getErrCode(), lastNowMs - arrivedMs);
     int length = ClientCodec.encode(id, response, replyScratch);
     if (length >= 0) {
       out.sendCopy(to, replyScratch, length);
@@ -441,9 +508,12 @@ public final class Node {
 
   private void advanceTime(long nowMs) {
     Invariants.check(nowMs >= lastNowMs, "time went back from %d to %d ms", lastNowMs, nowMs);
-    if (lastNowMs > 0 && nowMs - lastNowMs >= STALL_GAP_MS && ring.size() > 1) {
-      staleUntilMs = nowMs + STALE_WINDOW_MS;
-      replication.noteGap(nowMs - lastNowMs, nowMs);
+    if (lastNowMs > 0 && nowMs - lastNowMs >= STALL_GAP_MS) {
+      events.stalled(nowMs - lastNowMs, nowMs);
+      if (ring.size() > 1) {
+        staleUntilMs = nowMs + STALE_WINDOW_MS;
+        replication.noteGap(nowMs - lastNowMs, nowMs);
+      }
     }
     lastNowMs = nowMs;
   }

@@ -21,6 +21,7 @@ public final class NodeStats {
   private long gossipReceived;
   private long replicaReceived;
   private long blockedSends;
+  private final Latencies latencies = new Latencies();
   // The counts of the last whole second (see roll), and the totals when it began.
   private final long[] requestsLastSecond = new long[Command.COUNT + 1];
   private final long[] repliesLastSecond = new long[ErrorCode.COUNT];
@@ -133,10 +134,17 @@ public final class NodeStats {
     requestsByCommand[command >= 0 && command < Command.COUNT ? command : Command.COUNT]++;
   }
 
-  void onReply(int errCode) {
+  /** A reply with {@code errCode} to a {@code command} request that arrived latencyMs ago. */
+  void onReply(int command, int errCode, long latencyMs) {
     if (errCode >= 0 && errCode < ErrorCode.COUNT) {
       repliesByErrCode[errCode]++;
     }
+    latencies.record(command, latencyMs);
+  }
+
+  /** Request latencies by command, from arrival to reply. */
+  public Latencies latencies() {
+    return latencies;
   }
 
   void onShed() {

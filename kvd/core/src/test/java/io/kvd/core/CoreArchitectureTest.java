@@ -64,8 +64,17 @@ class CoreArchitectureTest {
       .orShould().callMethod(StrictMath.class, "random")
       .because("time is passed in as nowMs and randomness comes from seeds, so runs replay");
 
+  private static final ArchRule NO_LOGGING = noClasses().that().resideInAPackage(CORE)
+      .should().dependOnClassesThat().resideInAnyPackage("org.slf4j..", "ch.qos.logback..",
+          "org.apache.logging..", "org.apache.log4j..", "org.apache.commons.logging..",
+          "java.util.logging..")
+      .orShould().dependOnClassesThat().belongToAnyOf(System.Logger.class)
+      .orShould().accessField(System.class, "out")
+      .orShould().accessField(System.class, "err")
+      .because("the core reports through NodeEvents; the shell decides what becomes a log line");
+
   private static final List<ArchRule> RULES = List.of(NO_IO_OR_THREADS,
-      NO_CLOCK_OR_UNSEEDED_RANDOM);
+      NO_CLOCK_OR_UNSEEDED_RANDOM, NO_LOGGING);
 
   /** The main classes of the core, imported once for all tests (imports are slow). */
   private static final JavaClasses CORE_CLASSES = new ClassFileImporter()
@@ -93,6 +102,11 @@ class CoreArchitectureTest {
   @Test
   void coreReadsNoClockAndNoUnseededRandom() {
     NO_CLOCK_OR_UNSEEDED_RANDOM.check(CORE_CLASSES);
+  }
+
+  @Test
+  void coreUsesNoLoggingFrameworkAndNoConsole() {
+    NO_LOGGING.check(CORE_CLASSES);
   }
 
   // Canaries: each commits exactly one forbidden act and must be caught by the rules above. They
@@ -192,6 +206,30 @@ class CoreArchitectureTest {
     }
   }
 
+  static final class JulLoggerCanary {
+    void log(String message) {
+      java.util.logging.Logger.getLogger("core").info(message);
+    }
+  }
+
+  static final class SystemLoggerCanary {
+    void log(String message) {
+      System.getLogger("core").log(System.Logger.Level.INFO, message);
+    }
+  }
+
+  static final class SystemOutCanary {
+    void print(String message) {
+      System.out.println(message);
+    }
+  }
+
+  static final class SystemErrCanary {
+    void print(String message) {
+      System.err.println(message);
+    }
+  }
+
   /** What the core may do: seeded randomness, buffers, its own invariants. */
   static final class AllowedCanary {
     long work(long seed, long nowMs) {
@@ -207,7 +245,9 @@ class CoreArchitectureTest {
         InstantNowCanary.class, LocalDateTimeNowCanary.class, ClockCanary.class,
         UnseededRandomCanary.class, UnseededSplittableRandomCanary.class, MathRandomCanary.class,
         SecureRandomCanary.class, ThreadCanary.class, SleepCanary.class, ExecutorCanary.class,
-        ConcurrentMapCanary.class, AtomicCanary.class, SocketCanary.class, ChannelCanary.class);
+        ConcurrentMapCanary.class, AtomicCanary.class, SocketCanary.class, ChannelCanary.class,
+        JulLoggerCanary.class, SystemLoggerCanary.class, SystemOutCanary.class,
+        SystemErrCanary.class);
     JavaClasses classes = new ClassFileImporter().importClasses(canaries);
     String violations = RULES.stream()
         .flatMap(rule -> rule.evaluate(classes).getFailureReport().getDetails().stream())

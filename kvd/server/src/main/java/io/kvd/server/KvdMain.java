@@ -10,6 +10,10 @@ import io.kvd.core.cluster.MembershipConfig;
 import io.kvd.core.cluster.Ring;
 import io.kvd.client.ServersFile.Member;
 import io.kvd.server.fault.FaultConfig;
+import io.kvd.server.log.LogSetup;
+import io.kvd.server.log.LogSetup.LogLevel;
+import io.kvd.server.log.LoggingNodeEvents;
+import io.kvd.server.metrics.MetricsEndpoint;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -21,12 +25,13 @@ import java.net.SocketException;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -106,6 +111,26 @@ public final class KvdMain implements Callable<Integer> {
           + " max(12, heap/8)).")
   long heapReserveMib;
 
+  @Option(names = "--metrics-port", paramLabel = "PORT",
+      description = "Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (TCP). Off"
+          + " unless given.")
+  Integer metricsPort;
+
+  @Option(names = "--metrics-host", paramLabel = "ADDRESS",
+      description = "Address the metrics endpoint binds (default: the address the node binds"
+          + " for UDP; 0.0.0.0 for every interface). Only with --metrics-port.")
+  String metricsHost;
+
+  @Option(names = "--log-level", defaultValue = "INFO", paramLabel = "LEVEL",
+      description = "The least severe log events shown: ${COMPLETION-CANDIDATES} (default:"
+          + " ${DEFAULT-VALUE}). At INFO a node logs its start, each change of a member's status,"
+          + " repair cycles that moved keys, operator faults and errors; never a request.")
+  LogLevel logLevel;
+
+  @Option(names = "--log-json",
+      description = "Log one JSON object per line (logback's JsonEncoder) instead of text.")
+  boolean logJson;
+
   @Override
   public Integer call() {
     PrintWriter err = spec.commandLine().getErr();
@@ -133,6 +158,12 @@ public final class KvdMain implements Callable<Integer> {
             + Ring.VIRTUAL_NODES_MAX);
       }
       faults = faultOptions.config(secureRandom.nextLong());
+      if (metricsPort != null && (metricsPort < 1 || metricsPort > Addresses.PORT_MAX)) {
+        throw new IllegalArgumentException("--metrics-port must be in 1.." + Addresses.PORT_MAX);
+      }
+      if (metricsHost != null && metricsPort == null) {
+        throw new IllegalArgumentException("--metrics-host needs --metrics-port");
+      }
       if (serversFile != null) {
         List<Member> members;
         try {
@@ -157,46 +188,66 @@ public final class KvdMain implements Callable<Integer> {
       err.flush();
       return EXIT_USAGE;
     }
+    LogSetup.configure(logLevel, logJson);
+    Logger log = LoggerFactory.getLogger(LogSetup.SERVER);
     Node node = cluster == null ? new Node(config) : new Node(config, cluster);
-    String selfText = Addresses.toString(selfAddress);
-    node.membership().setListener((member, from, to, incarnation, nowMs) -> {
-      // Status changes are rare (a handful per failure), so a line each is affordable on the
-      // event loop; requests are never logged.
-      err.printf("%s kvd %s: member %s %s -> %s (incarnation %d); %d of %d live%n",
-          Instant.now(), selfText, Addresses.toString(member), from, to, incarnation,
-          node.membership().liveCount(), node.ring().size());
-      err.flush();
-    });
+    FaultConfig nodeFaults = faults.withSeed(FaultOptions.streamSeed(faults.seed(), selfAddress));
+    // Membership changes, repair cycles, operator faults and errors, a line each; requests are
+    // never logged.
+    node.setEvents(new LoggingNodeEvents(selfAddress, nodeFaults.seed()));
     NettyNode server;
     try {
-      server = NettyNode.start(node, bindHost, port,
-          faults.withSeed(FaultOptions.streamSeed(faults.seed(), selfAddress)));
+      server = NettyNode.start(node, bindHost, port, nodeFaults);
     } catch (Exception e) {
       if (isBindFailure(e)) {
-        err.printf("kvd: cannot bind %s:%d: %s (is another kvd running there? choose another"
-            + " --port)%n", bindHost, port, e.getMessage());
-        err.flush();
+        log.error("kvd: cannot bind {}:{}: {} (is another kvd running there? choose another"
+            + " --port)", bindHost, port, e.getMessage());
         return EXIT_BIND;
       }
-      err.println("kvd: failed to start: " + e);
-      err.flush();
+      log.error("kvd: failed to start: {}", e.toString(), e);
       return EXIT_INTERNAL;
+    }
+    MetricsEndpoint metrics = null;
+    if (metricsPort != null) {
+      String host = metricsHost != null ? metricsHost : bindHost;
+      try {
+        metrics = MetricsEndpoint.start(host, metricsPort, server::status,
+            Addresses.toString(selfAddress), Version.string());
+      } catch (IOException | RuntimeException e) {
+        server.close();
+        if (isBindFailure(e)) {
+          log.error("kvd: cannot bind the metrics endpoint {}:{}: {} (choose another"
+              + " --metrics-port)", host, metricsPort, e.getMessage());
+          return EXIT_BIND;
+        }
+        log.error("kvd: cannot start the metrics endpoint on {}:{}: {}", host, metricsPort,
+            e.toString());
+        return EXIT_USAGE;
+      }
     }
     String role = cluster == null ? "alone"
         : String.format("member %d of a cluster of %d (%s, %d virtual nodes, incarnation %d)",
             node.ring().indexOf(selfAddress), node.ring().size(), serversFile, virtualNodes,
             cluster.incarnationInitial());
-    err.printf("kvd %s listening on %s (%s), pid %d, %s; heap %.1f MiB: store %.1f MiB, reply"
-            + " cache %.1f MiB (%d entries kept %d ms), reserve %.1f MiB; faults: %s%n",
-        Version.string(), server.localAddress(), Transports.name(), config.pid(), role,
-        MemoryBudget.mib(budget.heapMax()), MemoryBudget.mib(config.storeLengthMax()),
-        MemoryBudget.mib(node.replyCache().length()), node.replyCache().capacity(),
-        config.replyRetentionMs(), MemoryBudget.mib(budget.reserveLength()), faults.describe());
-    err.flush();
+    if (log.isInfoEnabled()) {
+      log.info(String.format("kvd %s listening on %s (%s), pid %d, %s; heap %.1f MiB: store %.1f"
+              + " MiB, reply cache %.1f MiB (%d entries kept %d ms), reserve %.1f MiB; faults:"
+              + " %s%s", Version.string(), server.localAddress(), Transports.name(), config.pid(),
+          role, MemoryBudget.mib(budget.heapMax()), MemoryBudget.mib(config.storeLengthMax()),
+          MemoryBudget.mib(node.replyCache().length()), node.replyCache().capacity(),
+          config.replyRetentionMs(), MemoryBudget.mib(budget.reserveLength()),
+          faults.describe(), metrics == null ? "" : "; metrics at http://"
+              + (metricsHost != null ? metricsHost : bindHost) + ":" + metrics.port()
+              + "/metrics"));
+    }
     try {
       server.awaitClose();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } finally {
+      if (metrics != null) {
+        metrics.close();
+      }
     }
     return EXIT_OK;
   }
@@ -278,7 +329,8 @@ public final class KvdMain implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    CommandLine commandLine = new CommandLine(new KvdMain());
+    CommandLine commandLine = new CommandLine(new KvdMain())
+        .setCaseInsensitiveEnumValuesAllowed(true);
     int code = commandLine.execute(args);
     if (code != EXIT_OK) {
       System.exit(code);

@@ -6,6 +6,9 @@ import io.kvd.core.Node;
 import io.kvd.core.Outbox;
 import io.kvd.server.fault.FaultConfig;
 import io.kvd.server.fault.FaultInjector;
+import io.kvd.server.log.LogSetup;
+import io.kvd.server.log.LoggingNodeEvents;
+import io.kvd.proto.PeerProtocol.AdminReply;
 import io.kvd.proto.PeerProtocol.LinkFaults;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
@@ -21,8 +24,13 @@ import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The thin Netty shell around one {@link Node}: it binds the UDP socket, hands each datagram with
@@ -34,6 +42,7 @@ import java.util.concurrent.TimeUnit;
  * scheduler, bounded by the injector.
  */
 public final class NettyNode implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(LogSetup.NODE);
   /** Kernel socket buffers asked for (the kernel may cap them at net.core.rmem_max). */
   private static final int SOCKET_BUFFER_LENGTH = 4 << 20;
   /**
@@ -120,6 +129,15 @@ public final class NettyNode implements AutoCloseable {
       self[0] = new NettyNode(node, group, channel, faults);
       Runtime runtime = Runtime.getRuntime();
       node.setHeapGauges(() -> runtime.totalMemory() - runtime.freeMemory(), runtime::maxMemory);
+      NettyNode shell = self[0];
+      node.setHostCounters(counter -> {
+        counter.accept("dropped.send_backlog", shell.repliesDroppedBacklog);
+        counter.accept("faults.injected.lost", faults.lost());
+        counter.accept("faults.injected.duplicated", faults.duplicated());
+        counter.accept("faults.injected.reordered", faults.reordered());
+        counter.accept("faults.injected.delayed", faults.delayedTotal());
+        counter.accept("faults.injected.overflowed", faults.overflowed());
+      });
       channel.eventLoop().scheduleAtFixedRate(self[0]::onTick, TICK_INTERVAL_MS,
           TICK_INTERVAL_MS, TimeUnit.MILLISECONDS);
       return self[0];
@@ -127,6 +145,29 @@ public final class NettyNode implements AutoCloseable {
       group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       throw e;
     }
+  }
+
+  /**
+   * The node's STATUS snapshot (what kvctl stats shows), taken on the node's event loop, for
+   * threads other than the node's: they must never read the node's state themselves. Throws
+   * TimeoutException when the event loop does not get to it within {@code timeout}.
+   */
+  public AdminReply status(Duration timeout) throws TimeoutException, InterruptedException {
+    io.netty.util.concurrent.Future<AdminReply> snapshot =
+        channel.eventLoop().submit(() -> node.status(nowMs()));
+    try {
+      return snapshot.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      snapshot.cancel(false);
+      throw e;
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("STATUS snapshot failed", e.getCause());
+    }
+  }
+
+  /** Runs {@code task} on the node's event loop (for tests: to keep the loop busy). */
+  void execute(Runnable task) {
+    channel.eventLoop().execute(task);
   }
 
   public InetSocketAddress localAddress() {
@@ -160,12 +201,14 @@ public final class NettyNode implements AutoCloseable {
   /**
    * A bug or a broken invariant in the core: stop at once, as a crash would, rather than go on
    * with a node whose state is wrong or whose timer has died (a periodic task that throws is
-   * never run again). The others treat it as crashed; replication covers that.
+   * never run again). The others treat it as crashed; replication covers that. The node's events
+   * have logged an error of the core already; one of this shell is logged here.
    */
-  private static void failStop(RuntimeException e) {
-    System.err.println("kvd: internal error, stopping: " + e);
-    e.printStackTrace();
-    System.err.flush();
+  private void failStop(RuntimeException e) {
+    if (!(node.events() instanceof LoggingNodeEvents logged) || logged.lastError() != e) {
+      LOG.error("kvd: internal error, stopping: {}", e.toString(), e);
+    }
+    System.out.flush();
     Runtime.getRuntime().halt(KvdMain.EXIT_INTERNAL);
   }
 
@@ -250,7 +293,7 @@ public final class NettyNode implements AutoCloseable {
       FaultConfig config = FaultConfig.of(value, faults.config().seed());
       faults.setConfig(config);
       faultsActive = config.active();
-      System.out.println("kvd: faults on sent datagrams now: " + config.describe());
+      // The node's events log the change (who set the faults, or that they expired).
     }
 
     InetSocketAddress resolve(long address) {

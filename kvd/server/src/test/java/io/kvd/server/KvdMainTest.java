@@ -75,6 +75,19 @@ class KvdMainTest {
   }
 
   @Test
+  void badMetricsAndLogOptionsAreUsageErrors() {
+    Run port = run("--metrics-port", "0");
+    assertEquals(KvdMain.EXIT_USAGE, port.exitCode());
+    assertTrue(port.err().contains("--metrics-port must be in 1..65535"), port.err());
+    Run host = run("--metrics-host", "127.0.0.1");
+    assertEquals(KvdMain.EXIT_USAGE, host.exitCode());
+    assertTrue(host.err().contains("--metrics-host needs --metrics-port"), host.err());
+    Run level = run("--log-level", "LOUD");
+    assertEquals(KvdMain.EXIT_USAGE, level.exitCode());
+    assertTrue(level.err().contains("--log-level") && level.err().contains("WARN"), level.err());
+  }
+
+  @Test
   void clusterRefusesBadSizesAndPorts() {
     Run none = run("cluster", "--nodes", "0");
     assertEquals(KvdMain.EXIT_USAGE, none.exitCode());

@@ -17,8 +17,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A real kvd process started through {@code bin/kvd} on a free loopback port, for system tests.
- * Its stderr goes to a log file under {@code target/kvd-logs}. {@link #close()} kills it (also
- * when it is suspended). {@link #suspend()} and {@link #resume()} send SIGSTOP and SIGCONT.
+ * Its output (standard output, where kvd logs, and standard error) goes to a log file under
+ * {@code target/kvd-logs}. {@link #close()} kills it (also when it is suspended). {@link
+ * #suspend()} and {@link #resume()} send SIGSTOP and SIGCONT.
  */
 public final class KvdProcess implements AutoCloseable {
   private static final Duration START_TIMEOUT = Duration.ofSeconds(20);

@@ -1,6 +1,7 @@
 package io.kvd.core.cluster;
 
 import io.kvd.core.Invariants;
+import io.kvd.core.NodeEvents;
 import io.kvd.proto.PeerProtocol.Gossip;
 import io.kvd.proto.PeerProtocol.Update;
 import java.util.Arrays;
@@ -55,6 +56,7 @@ public final class Membership {
   private final int[] order;
   private int orderPosition;
   private Listener listener = (member, from, to, inc, now) -> { };
+  private NodeEvents events = NodeEvents.NONE;
   private int liveCount;
 
   // The probe in progress.
@@ -117,6 +119,11 @@ public final class Membership {
 
   public void setListener(Listener listener) {
     this.listener = listener;
+  }
+
+  /** Where status changes and refutations are reported (for the host's logs). */
+  public void setEvents(NodeEvents events) {
+    this.events = events;
   }
 
   /** Members not believed dead, this one included: what GET_MEMBERSHIP_COUNT answers. */
@@ -362,6 +369,7 @@ public final class Membership {
       if (next != Status.ALIVE && inc >= incarnation[self]) {
         incarnation[self] = inc + 1; // Refute: we are alive, at a newer incarnation.
         retransmitsLeft[self] = retransmits;
+        events.selfRefuted(next, inc, incarnation[self], nowMs);
       }
       return;
     }
@@ -406,6 +414,8 @@ public final class Membership {
         liveCount, status.length);
     if (previous != next) {
       listener.onStatusChange(ring.member(m), previous, next, inc, nowMs);
+      events.memberStatusChanged(ring.member(m), previous, next, inc, liveCount, status.length,
+          nowMs);
     }
   }
 

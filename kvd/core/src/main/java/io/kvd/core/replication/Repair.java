@@ -3,6 +3,7 @@ package io.kvd.core.replication;
 import com.google.protobuf.ByteString;
 import io.kvd.core.Hashing;
 import io.kvd.core.Invariants;
+import io.kvd.core.NodeEvents;
 import io.kvd.core.Outbox;
 import io.kvd.core.cluster.Membership;
 import io.kvd.core.store.Store;
@@ -76,6 +77,14 @@ public final class Repair {
   /** The gap between cycles grows to at most this many times repairIntervalMs. */
   public static final int REPAIR_INTERVAL_MAX_FACTOR = 8;
   private long lastCycleMs;
+  private NodeEvents events = NodeEvents.NONE;
+  // The counters when the cycle in progress started, and the live peers it started rounds with.
+  private int cyclePeers;
+  private long cycleRoundsAtStart;
+  private long cycleKeysPulledAtStart;
+  private long cycleBytesPulledAtStart;
+  private long cycleKeysPushedAtStart;
+  private long cycleBytesPushedAtStart;
 
   // One round per peer.
   private final long[] roundId;
@@ -107,6 +116,8 @@ public final class Repair {
 
   // Counters.
   private long keysPulled;
+  private long bytesPulled;
+  private long keysPushed;
   private long bytesPushed;
   private long pushesDropped;
   private long handedOff;
@@ -155,6 +166,10 @@ public final class Repair {
     noteView();
     // Alone, there is nobody to catch up from.
     synced = members == 1;
+  }
+
+  void setEvents(NodeEvents value) {
+    events = value;
   }
 
   /** Whether this node holds every acknowledged write of {@code token}'s key (see above). */
@@ -256,10 +271,17 @@ public final class Repair {
     cycleStartedMs = nowMs;
     nextCycleAtMs = nowMs + intervalMs;
     computeDigests(nowMs, out);
+    cyclePeers = 0;
+    cycleRoundsAtStart = roundsCompleted;
+    cycleKeysPulledAtStart = keysPulled;
+    cycleBytesPulledAtStart = bytesPulled;
+    cycleKeysPushedAtStart = keysPushed;
+    cycleBytesPushedAtStart = bytesPushed;
     boolean[] live = peers.membership.live();
     for (int m = 0; m < members; m++) {
       roundDone[m] = false;
       if (m != peers.self && live[m]) {
+        cyclePeers++;
         startRound(m, nowMs, out);
       }
     }
@@ -282,6 +304,10 @@ public final class Repair {
     Invariants.check(!views.isEmpty(), "no view left after a cycle in view %d",
         cycleViewVersion);
     synced = true;
+    events.repairCycleCompleted(new NodeEvents.RepairCycle(cyclePeers,
+        roundsCompleted - cycleRoundsAtStart, keysPulled - cycleKeysPulledAtStart,
+        bytesPulled - cycleBytesPulledAtStart, keysPushed - cycleKeysPushedAtStart,
+        bytesPushed - cycleBytesPushedAtStart, lastCycleMs, nowMs));
   }
 
   private void startRound(int peer, long nowMs, Outbox out) {
@@ -595,7 +621,10 @@ public final class Repair {
     if (result == MERGE_NO_ROOM) {
       storeFullDrops++;
     } else {
-      keysPulled += result == MERGE_STORED ? 1 : 0;
+      if (result == MERGE_STORED) {
+        keysPulled++;
+        bytesPulled += record.size();
+      }
     }
     if (message.getAckWanted()) {
       byte[] local = peers.store.get(key);
@@ -666,6 +695,7 @@ public final class Repair {
       }
       peers.send(push.to(), message.build(), out);
       pushBudget -= record.length + 48;
+      keysPushed++;
       bytesPushed += record.length;
     }
   }
@@ -757,6 +787,16 @@ public final class Repair {
 
   public long bytesPushed() {
     return bytesPushed;
+  }
+
+  /** Records stored here from peers' pushes (keys pulled), in bytes. */
+  public long bytesPulled() {
+    return bytesPulled;
+  }
+
+  /** Records pushed to peers, for their pulls and for hand-offs. */
+  public long keysPushed() {
+    return keysPushed;
   }
 
   public long pushesDropped() {

@@ -6,6 +6,7 @@ import io.kvd.core.Command;
 import io.kvd.core.ErrorCode;
 import io.kvd.core.Invariants;
 import io.kvd.core.NodeConfig;
+import io.kvd.core.NodeEvents;
 import io.kvd.core.Outbox;
 import io.kvd.core.ReplyCache;
 import io.kvd.core.cluster.Membership;
@@ -54,9 +55,13 @@ import java.util.Map;
  * primary is answered, not executed again.
  */
 public final class Replication {
-  /** How the host answers a client. */
+  /**
+   * How the host answers a client: the reply to a {@code command} request that arrived at
+   * {@code arrivedAtMs} (so the host can count its latency).
+   */
   public interface Replier {
-    void send(long client, ByteString messageId, KVResponse response, Outbox out);
+    void send(long client, ByteString messageId, int command, long arrivedAtMs,
+        KVResponse response, Outbox out);
   }
 
   private static final int PHASE_READ = 1;
@@ -68,6 +73,7 @@ public final class Replication {
   private final NodeConfig nodeConfig;
   private final ReplyCache replies;
   private final Replier replier;
+  private NodeEvents events = NodeEvents.NONE;
   private final Map<ByteBuffer, Op> active = new HashMap<>();
   private final Map<Long, Op> byId = new HashMap<>();
   private final ArrayList<Op> due = new ArrayList<>();
@@ -162,6 +168,12 @@ public final class Replication {
     return repair;
   }
 
+  /** Where dropped data and completed repair cycles are reported. */
+  public void setEvents(NodeEvents value) {
+    events = value;
+    repair.setEvents(value);
+  }
+
   /** Client operations in progress or queued here. */
   public int operations() {
     return ops;
@@ -176,7 +188,7 @@ public final class Replication {
     lastNowMs = nowMs;
     if (!peers.majorityLive()) {
       refusedNoMajority++;
-      refuse(client, messageId, out);
+      refuse(client, messageId, command, nowMs, out);
       return;
     }
     ByteBuffer keyRef = ByteBuffer.wrap(key);
@@ -188,8 +200,9 @@ public final class Replication {
       }
     }
     if (ops >= config.opsMax()) {
-      replier.send(client, messageId, KVResponse.newBuilder().setErrCode(ErrorCode.OVERLOAD)
-          .setOverloadWaitTime(config.unavailableWaitMs()).build(), out);
+      replier.send(client, messageId, command, nowMs, KVResponse.newBuilder()
+          .setErrCode(ErrorCode.OVERLOAD).setOverloadWaitTime(config.unavailableWaitMs()).build(),
+          out);
       return;
     }
     Op op = new Op(nextOpId++, command, key, client, messageId, value, version, nowMs);
@@ -210,7 +223,7 @@ public final class Replication {
       // Queued too long behind earlier requests for the key: the client has given up or
       // retried; refuse without executing.
       refusedNoQuorum++;
-      refuse(op.client, op.messageId, out);
+      refuse(op, out);
       finish(op, out, nowMs);
       return;
     }
@@ -360,7 +373,7 @@ public final class Replication {
     } else if (store.lengthAfterPut(op.key, Store.TOMBSTONE_VALUE_LENGTH)
         > nodeConfig.storeLengthMax()) {
       // No room even for a tombstone (REMOVE never answers OUT_OF_SPACE): refuse, unchanged.
-      refuse(op.client, op.messageId, out);
+      refuse(op, out);
       finish(op, out, nowMs);
       return;
     } else {
@@ -454,13 +467,13 @@ public final class Replication {
 
   private void answerGet(Op op, byte[] record, Outbox out) {
     if (record == null || Store.isTombstone(record)) {
-      replier.send(op.client, op.messageId,
+      replier.send(op.client, op.messageId, op.command, op.queuedAtMs,
           KVResponse.newBuilder().setErrCode(ErrorCode.NOT_FOUND).build(), out);
       return;
     }
     int offset = Store.valueOffset(record);
     // Records are never modified once stored, so the reply may wrap the record's bytes.
-    replier.send(op.client, op.messageId, KVResponse.newBuilder()
+    replier.send(op.client, op.messageId, op.command, op.queuedAtMs, KVResponse.newBuilder()
         .setErrCode(ErrorCode.SUCCESS)
         .setValue(UnsafeByteOperations.unsafeWrap(record, offset, record.length - offset))
         .setVersion(Store.version(record))
@@ -472,8 +485,8 @@ public final class Replication {
     if (remember) {
       rememberReply(op.client, op.messageId, errCode, lastNowMs);
     }
-    replier.send(op.client, op.messageId, KVResponse.newBuilder().setErrCode(errCode).build(),
-        out);
+    replier.send(op.client, op.messageId, op.command, op.queuedAtMs,
+        KVResponse.newBuilder().setErrCode(errCode).build(), out);
   }
 
   private long lastNowMs;
@@ -496,9 +509,15 @@ public final class Replication {
     }
   }
 
-  private void refuse(long client, ByteString messageId, Outbox out) {
-    replier.send(client, messageId, KVResponse.newBuilder().setErrCode(ErrorCode.OVERLOAD)
-        .setOverloadWaitTime(config.unavailableWaitMs()).build(), out);
+  private void refuse(Op op, Outbox out) {
+    refuse(op.client, op.messageId, op.command, op.queuedAtMs, out);
+  }
+
+  private void refuse(long client, ByteString messageId, int command, long arrivedAtMs,
+      Outbox out) {
+    replier.send(client, messageId, command, arrivedAtMs, KVResponse.newBuilder()
+        .setErrCode(ErrorCode.OVERLOAD).setOverloadWaitTime(config.unavailableWaitMs()).build(),
+        out);
   }
 
   private void finish(Op op, Outbox out, long nowMs) {
@@ -533,7 +552,7 @@ public final class Replication {
       if (op.phase == PHASE_READ) {
         if (nowMs - op.phaseStartedMs >= config.readTimeoutMs()) {
           refusedNoQuorum++;
-          refuse(op.client, op.messageId, out);
+          refuse(op, out);
           finish(op, out, nowMs);
         } else {
           sendReads(op, nowMs, out);
@@ -681,7 +700,7 @@ public final class Replication {
     repair.forget(nowMs, 0);
     declaredDeadAtMs = nowMs;
     if (nowMs <= longAbsenceUntilMs) {
-      dropData(nowMs);
+      dropData("declared dead by the others after a long absence", nowMs);
     }
   }
 
@@ -702,14 +721,16 @@ public final class Replication {
   private void noteLongAbsence(long nowMs) {
     longAbsenceUntilMs = nowMs + config.tombstoneRetentionMs();
     if (declaredDeadAtMs >= 0 && nowMs - declaredDeadAtMs <= config.tombstoneRetentionMs()) {
-      dropData(nowMs);
+      dropData("away longer than half the tombstone retention after being declared dead",
+          nowMs);
     }
   }
 
-  private void dropData(long nowMs) {
+  private void dropData(String why, long nowMs) {
     if (peers.ring.size() == 1) {
       return;
     }
+    events.dataDropped(why, peers.store.size(), nowMs);
     peers.store.clear();
     repair.forget(nowMs, 0);
     longAbsenceUntilMs = -1;
