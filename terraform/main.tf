@@ -20,6 +20,8 @@ locals {
   bench_private_ips = [for i in range(var.bench_count) : cidrhost(var.subnet_cidr, -2 - i)]
   servers           = [for ip in local.node_private_ips : "${ip}:${var.kvd_port}"]
   packages          = concat(["openjdk-17-jre-headless", "curl", "ca-certificates"], local.release_in_s3 ? ["awscli"] : [])
+  # kvd's options: the operator's, and the Prometheus endpoint on metrics_port when it is open.
+  kvd_opts = join(" ", compact([var.kvd_opts, var.metrics_port > 0 ? "--metrics-port ${var.metrics_port}" : ""]))
 
   # The variables of the two cloud-init templates (cloud-init-node.yaml.tftpl and
   # cloud-init-bench.yaml.tftpl). Every node gets the same user data.
@@ -29,7 +31,7 @@ locals {
     release_url = var.release_url
     kvd_port    = var.kvd_port
     kvd_heap    = var.kvd_heap
-    kvd_opts    = var.kvd_opts
+    kvd_opts    = local.kvd_opts
   }
   bench_cloud_init = {
     packages    = local.packages

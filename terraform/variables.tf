@@ -176,7 +176,7 @@ variable "kvd_heap" {
 }
 
 variable "kvd_opts" {
-  description = "Extra options of every kvd node (KVD_OPTS in /etc/kvd/kvd.env), e.g. \"--metrics-port 9404\" once kvd has it. Empty by default."
+  description = "Extra options of every kvd node (KVD_OPTS in /etc/kvd/kvd.env), e.g. \"--log-level DEBUG\" (the module adds --metrics-port itself). Empty by default."
   type        = string
   default     = ""
 
@@ -187,7 +187,7 @@ variable "kvd_opts" {
 }
 
 variable "metrics_port" {
-  description = "TCP port of kvd's Prometheus endpoint (kvd --metrics-port), opened to operator_cidr only. 0 opens nothing."
+  description = "TCP port of kvd's Prometheus endpoint (kvd --metrics-port, added to every node's options), opened to operator_cidr only. 0 turns the endpoint off and opens nothing."
   type        = number
   default     = 9404
 

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import javax.xml.parsers.DocumentBuilderFactory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -101,6 +102,14 @@ class CloudInitTest {
       list.addAll(strings(packages.group(2)));
     }
     locals.put("packages", list);
+
+    assertEquals("join(\" \", compact([var.kvd_opts, var.metrics_port > 0 ? \"--metrics-port"
+        + " ${var.metrics_port}\" : \"\"]))", expr(src.get("kvd_opts")));
+    String opts = (String) vars.get("kvd_opts");
+    int metricsPort = ((BigDecimal) vars.get("metrics_port")).intValueExact();
+    String metrics = metricsPort > 0 ? "--metrics-port " + metricsPort : "";
+    locals.put("kvd_opts", String.join(" ", Stream.of(opts, metrics)
+        .filter(o -> !o.isEmpty()).toList()));
     return locals;
   }
 
@@ -250,7 +259,7 @@ class CloudInitTest {
     Map<String, String> files = files(config);
     assertEquals("10.7.3.10:43100\n10.7.3.11:43100\n10.7.3.12:43100\n",
         files.get("/etc/kvd/servers.txt"));
-    assertEquals(Map.of("KVD_PORT", "43100", "KVD_HEAP", "64m", "KVD_OPTS", ""),
+    assertEquals(Map.of("KVD_PORT", "43100", "KVD_HEAP", "64m", "KVD_OPTS", "--metrics-port 9404"),
         envFile(files.get("/etc/kvd/kvd.env")));
 
     List<List<String>> commands = commands(config);
@@ -293,13 +302,14 @@ class CloudInitTest {
   @Test
   void portHeapAndOptionsReachTheNodes() throws IOException {
     JsonNode config = cloudConfig(renderNode(Map.of("node_count", 2, "release_url", HTTPS_URL,
-        "kvd_port", 45000, "kvd_heap", "128m", "kvd_opts", "--metrics-port 9404")));
+        "kvd_port", 45000, "kvd_heap", "128m", "kvd_opts", "--log-level WARN",
+        "metrics_port", 9500)));
     Map<String, String> files = files(config);
     String subnet = (String) tfvars(Map.of()).get("subnet_cidr");
     assertEquals(Cidr.host(subnet, 10) + ":45000\n" + Cidr.host(subnet, 11) + ":45000\n",
         files.get("/etc/kvd/servers.txt"));
     assertEquals(Map.of("KVD_PORT", "45000", "KVD_HEAP", "128m", "KVD_OPTS",
-        "--metrics-port 9404"), envFile(files.get("/etc/kvd/kvd.env")));
+        "--log-level WARN --metrics-port 9500"), envFile(files.get("/etc/kvd/kvd.env")));
   }
 
   @Test
