@@ -29,6 +29,8 @@
 #   DRILL_JSON  how member views are read: jq or python3 (from kvctl -o json), or plain (kvctl
 #               -o plain, with awk); default: jq when installed, else python3, else plain
 #   DRILL_CDS   0: no class-data archive for kvctl (default 1: one is dumped into the workdir)
+#   KVD_CLUSTER_KEY_FILE  the cluster key for kvctl (default: cluster.key beside the servers
+#               file, where kvd cluster writes it, when there is one)
 set -euo pipefail
 
 home="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -307,6 +309,13 @@ if [ "$start" = 1 ]; then
   done
   say "start: kvd cluster of $NODES_STARTED members on 127.0.0.1:$base_port..$(( base_port \
     + NODES_STARTED - 1 )) (pid $cluster_pid) up after $(since "$started") s"
+fi
+
+# kvctl's admin commands (members, fault) need the cluster's key when it has one: the cluster.key
+# that kvd cluster writes beside its servers file, unless KVD_CLUSTER_KEY_FILE names another.
+if [ -z "${KVD_CLUSTER_KEY_FILE:-}" ] && [ -f "$(dirname "$servers_file")/cluster.key" ]; then
+  KVD_CLUSTER_KEY_FILE="$(cd "$(dirname "$servers_file")" && pwd)/cluster.key"
+  export KVD_CLUSTER_KEY_FILE
 fi
 
 # Each kvctl is a JVM: a class-data archive of kvctl's classes, dumped by one training run,

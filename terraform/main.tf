@@ -20,8 +20,9 @@ locals {
   bench_private_ips = [for i in range(var.bench_count) : cidrhost(var.subnet_cidr, -2 - i)]
   servers           = [for ip in local.node_private_ips : "${ip}:${var.kvd_port}"]
   packages          = concat(["openjdk-17-jre-headless", "curl", "ca-certificates"], local.release_in_s3 ? ["awscli"] : [])
-  # kvd's options: the operator's, and the Prometheus endpoint on metrics_port when it is open.
-  kvd_opts = join(" ", compact([var.kvd_opts, var.metrics_port > 0 ? "--metrics-port ${var.metrics_port}" : ""]))
+  # kvd's options: the operator's, the cluster key (cloud-init writes it), and the Prometheus
+  # endpoint on metrics_port when it is open.
+  kvd_opts = join(" ", compact([var.kvd_opts, "--cluster-key-file /etc/kvd/cluster.key", var.metrics_port > 0 ? "--metrics-port ${var.metrics_port}" : ""]))
 
   # The variables of the two cloud-init templates (cloud-init-node.yaml.tftpl and
   # cloud-init-bench.yaml.tftpl). Every node gets the same user data.
@@ -32,12 +33,14 @@ locals {
     kvd_port    = var.kvd_port
     kvd_heap    = var.kvd_heap
     kvd_opts    = local.kvd_opts
+    cluster_key = random_bytes.cluster_key.hex
   }
   bench_cloud_init = {
     packages    = local.packages
     servers     = local.servers
     release_url = var.release_url
     ssh_user    = var.ssh_user
+    cluster_key = random_bytes.cluster_key.hex
   }
 
   # Where the outputs' commands run: the first bench host, else the first node.
@@ -45,6 +48,15 @@ locals {
 }
 
 data "aws_partition" "current" {}
+
+# The cluster key, one per deployment (kvd --cluster-key-file): every node's internal messages
+# (gossip, replication, forwarded requests, kvctl's admin requests) are tagged with it. Nodes get
+# it in /etc/kvd/cluster.key (0600, owner kvd), bench hosts for kvctl as ~/cluster.key of the
+# login user (0600). Like any secret terraform generates it is kept in the state, and it reaches
+# the instances in their user data.
+resource "random_bytes" "cluster_key" {
+  length = 32
+}
 
 data "aws_ssm_parameter" "ami" {
   name = var.ami_ssm_parameter

@@ -43,6 +43,10 @@ class CloudInitTest {
   static final String HTTPS_URL = "https://releases.example.com/kvd/kvd-0.1.0-release.tar.gz";
   static final String S3_URL = "s3://kvd-releases/builds/kvd-0.1.0-release.tar.gz";
   static final String ARCHIVE = "/tmp/kvd-release.tar.gz";
+  /** What random_bytes.cluster_key.hex stands for here: 32 bytes as 64 lowercase hex digits. */
+  static final String CLUSTER_KEY =
+      "00112233445566778899aabbccddeeff0123456789abcdeffedcba9876543210";
+  static final String KEY_OPTION = "--cluster-key-file /etc/kvd/cluster.key";
   static final YAMLMapper YAML = new YAMLMapper();
 
   private static JsonNode module;
@@ -103,12 +107,13 @@ class CloudInitTest {
     }
     locals.put("packages", list);
 
-    assertEquals("join(\" \", compact([var.kvd_opts, var.metrics_port > 0 ? \"--metrics-port"
-        + " ${var.metrics_port}\" : \"\"]))", expr(src.get("kvd_opts")));
+    assertEquals("join(\" \", compact([var.kvd_opts, \"" + KEY_OPTION + "\","
+        + " var.metrics_port > 0 ? \"--metrics-port ${var.metrics_port}\" : \"\"]))",
+        expr(src.get("kvd_opts")));
     String opts = (String) vars.get("kvd_opts");
     int metricsPort = ((BigDecimal) vars.get("metrics_port")).intValueExact();
     String metrics = metricsPort > 0 ? "--metrics-port " + metricsPort : "";
-    locals.put("kvd_opts", String.join(" ", Stream.of(opts, metrics)
+    locals.put("kvd_opts", String.join(" ", Stream.of(opts, KEY_OPTION, metrics)
         .filter(o -> !o.isEmpty()).toList()));
     return locals;
   }
@@ -138,6 +143,8 @@ class CloudInitTest {
       } else if (ref.matches("local\\.[a-z_0-9]+")) {
         assertTrue(locals.containsKey(ref.substring(6)), ref + " is not computed by this test");
         value = locals.get(ref.substring(6));
+      } else if (ref.equals("random_bytes.cluster_key.hex")) {
+        value = CLUSTER_KEY; // generated at apply: a sample stands for it
       } else {
         throw new AssertionError(local + "." + e.getKey() + " = " + ref + ": not computed here");
       }
@@ -259,11 +266,16 @@ class CloudInitTest {
     Map<String, String> files = files(config);
     assertEquals("10.7.3.10:43100\n10.7.3.11:43100\n10.7.3.12:43100\n",
         files.get("/etc/kvd/servers.txt"));
-    assertEquals(Map.of("KVD_PORT", "43100", "KVD_HEAP", "64m", "KVD_OPTS", "--metrics-port 9404"),
-        envFile(files.get("/etc/kvd/kvd.env")));
+    assertEquals(Map.of("KVD_PORT", "43100", "KVD_HEAP", "64m", "KVD_OPTS",
+        KEY_OPTION + " --metrics-port 9404"), envFile(files.get("/etc/kvd/kvd.env")));
+    assertEquals(CLUSTER_KEY + "\n", files.get("/etc/kvd/cluster.key"), "the key, as kvd reads");
+    JsonNode keyFile = writeFile(config, "/etc/kvd/cluster.key");
+    assertEquals("0600", keyFile.path("permissions").asText(), "for its owner only");
+    assertEquals("root:root", keyFile.path("owner").asText(), "kvd does not exist yet");
 
     List<List<String>> commands = commands(config);
     int user = shellIndex(commands, "useradd");
+    int chown = indexOf(commands, List.of("chown", "kvd:kvd", "/etc/kvd/cluster.key"));
     assertTrue(String.join(" ", commands.get(user)).matches(".*useradd --system .*kvd\"?"),
         "system user kvd: " + commands.get(user));
     int fetch = shellIndex(commands, HTTPS_URL);
@@ -277,7 +289,19 @@ class CloudInitTest {
     int enable = indexOf(commands, List.of("systemctl", "enable", "--now", "kvd"));
     assertTrue(user < enable && fetch < mkdir && mkdir < tar && tar < install
         && install < reload && reload < enable, "order of " + commands);
+    assertTrue(user < chown && chown < enable, "the key is kvd's before kvd starts: "
+        + commands);
     assertEquals(enable, commands.size() - 1, "kvd starts last");
+  }
+
+  /** The write_files entry of {@code path}. */
+  static JsonNode writeFile(JsonNode config, String path) {
+    for (JsonNode f : config.path("write_files")) {
+      if (f.path("path").asText().equals(path)) {
+        return f;
+      }
+    }
+    throw new AssertionError("no write_files entry " + path);
   }
 
   static int unpackIndex(List<List<String>> commands) {
@@ -309,7 +333,12 @@ class CloudInitTest {
     assertEquals(Cidr.host(subnet, 10) + ":45000\n" + Cidr.host(subnet, 11) + ":45000\n",
         files.get("/etc/kvd/servers.txt"));
     assertEquals(Map.of("KVD_PORT", "45000", "KVD_HEAP", "128m", "KVD_OPTS",
-        "--log-level WARN --metrics-port 9500"), envFile(files.get("/etc/kvd/kvd.env")));
+        "--log-level WARN " + KEY_OPTION + " --metrics-port 9500"),
+        envFile(files.get("/etc/kvd/kvd.env")));
+    JsonNode closed = cloudConfig(renderNode(Map.of("node_count", 1, "release_url", HTTPS_URL,
+        "metrics_port", 0)));
+    assertEquals(KEY_OPTION, envFile(files(closed).get("/etc/kvd/kvd.env")).get("KVD_OPTS"),
+        "the key option always, the metrics option only with a port");
   }
 
   @Test
@@ -341,6 +370,8 @@ class CloudInitTest {
     assertEquals("10.7.3.10:43100\n10.7.3.11:43100\n10.7.3.12:43100\n",
         files.get("/etc/kvd/servers.txt"));
     assertFalse(files.containsKey("/etc/kvd/kvd.env"));
+    assertEquals(CLUSTER_KEY + "\n", files.get("/etc/kvd/cluster.key"), "for kvctl");
+    assertEquals("0600", writeFile(config, "/etc/kvd/cluster.key").path("permissions").asText());
     List<List<String>> commands = commands(config);
     int fetch = shellIndex(commands, HTTPS_URL);
     assertTrue(fetch < unpackIndex(commands));
@@ -420,7 +451,9 @@ class CloudInitTest {
     calls = runWithStandIns(copy, dir, Map.of(
         "getent", "echo 'admin:x:1000:1000:Debian:/home/admin:/bin/bash'", "install", "exit 0"));
     assertEquals(List.of("getent passwd admin",
-        "install -m 0644 -o admin -g admin /etc/kvd/servers.txt /home/admin/servers.txt"), calls);
+        "install -m 0644 -o admin -g admin /etc/kvd/servers.txt /home/admin/servers.txt",
+        "install -m 0600 -o admin -g admin /etc/kvd/cluster.key /home/admin/cluster.key"), calls,
+        "the key beside servers.txt, where kvctl --servers-file servers.txt finds it");
   }
 
   /**

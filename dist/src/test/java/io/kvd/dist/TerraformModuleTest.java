@@ -74,6 +74,23 @@ class TerraformModuleTest {
     JsonNode aws = terraform.path("required_providers").path(0).path("aws");
     assertEquals("hashicorp/aws", aws.path("source").asText());
     assertEquals("~> 5.0", aws.path("version").asText());
+    JsonNode random = terraform.path("required_providers").path(0).path("random");
+    assertEquals("hashicorp/random", random.path("source").asText());
+    assertEquals("~> 3.6", random.path("version").asText(), "random_bytes came in 3.6.0");
+  }
+
+  /** One cluster key per deployment: 32 random bytes, given to every node and bench host. */
+  @Test
+  void oneClusterKeyPerDeployment() {
+    JsonNode key = block(module, "resource", "random_bytes", "cluster_key");
+    assertEquals(32, key.get("length").asInt(), "bytes: 256 bits, as kvd wants at least");
+    Map<String, JsonNode> locals = TerraformModule.locals(module);
+    for (String local : List.of("node_cloud_init", "bench_cloud_init")) {
+      assertEquals("random_bytes.cluster_key.hex", expr(locals.get(local).get("cluster_key")),
+          local);
+    }
+    assertTrue(expr(locals.get("kvd_opts")).contains("--cluster-key-file /etc/kvd/cluster.key"),
+        expr(locals.get("kvd_opts")));
   }
 
   // ---- variables ----

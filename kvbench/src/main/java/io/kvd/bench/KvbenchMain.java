@@ -128,8 +128,10 @@ public final class KvbenchMain implements Callable<Integer> {
   int retries = 3;
 
   @Option(names = "--fault-script", paramLabel = "FILE",
-      description = "Run this bash script while measuring (KVCTL_SERVERS names the nodes); every"
-          + " line it prints marks the timeline, and the report gives availability per phase.")
+      description = "Run this bash script while measuring (KVCTL_SERVERS names the nodes, and"
+          + " KVD_CLUSTER_KEY_FILE the cluster.key beside --servers-file, if there is one, for"
+          + " kvctl); every line it prints marks the timeline, and the report gives"
+          + " availability per phase.")
   Path faultScript;
 
   @Option(names = "--check",
@@ -202,7 +204,7 @@ public final class KvbenchMain implements Callable<Integer> {
       long previousErrors = 0;
       long previousTimeouts = 0;
       FaultScript script = faultScript == null ? null : new FaultScript(faultScript,
-          serversText(nodes), measureStart, timeline, stderr);
+          serversText(nodes), serversFile, measureStart, timeline, stderr);
       try {
         while (System.nanoTime() < end && results.completedCount() < opsMax) {
           // Wake every 10 ms, so that --ops stops the run within 10 ms of its count.

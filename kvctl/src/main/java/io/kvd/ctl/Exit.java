@@ -17,6 +17,12 @@ public final class Exit {
   public static final int SERVER_ERROR = 4;
   /** kvctl itself failed: a file it could not read, a process it could not signal. */
   public static final int LOCAL_ERROR = 5;
+  /**
+   * Nodes that answer client requests did not answer admin requests: kvctl and the cluster do
+   * not share a cluster key (kvctl has none, or another), or their clocks are more than 30 s
+   * apart.
+   */
+  public static final int AUTH = 6;
 
   private Exit() {}
 }

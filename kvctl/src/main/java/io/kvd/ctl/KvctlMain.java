@@ -1,5 +1,7 @@
 package io.kvd.ctl;
 
+import io.kvd.client.ClusterKeyFile;
+import io.kvd.client.KvAuthException;
 import io.kvd.client.KvClient;
 import io.kvd.client.KvErrorException;
 import io.kvd.client.KvTimeoutException;
@@ -8,6 +10,7 @@ import io.kvd.client.ServersFile;
 import io.kvd.client.ServersFile.Member;
 import io.kvd.core.Addresses;
 import io.kvd.core.ErrorCode;
+import io.kvd.core.auth.ClusterKey;
 import io.kvd.ctl.command.FaultCommand;
 import io.kvd.ctl.command.GetCommand;
 import io.kvd.ctl.command.LocateCommand;
@@ -29,7 +32,9 @@ import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -66,10 +71,20 @@ import picocli.CommandLine.ScopeType;
         "2:usage error: unknown command or option, bad value, no nodes given",
         "3:unreachable: no reply in time after the retries",
         "4:server error: a node answered with an error code or refused",
-        "5:local error: a file kvctl could not read, a process it could not signal"},
+        "5:local error: a file kvctl could not read (or a cluster key file it refuses), a"
+            + " process it could not signal",
+        "6:no answer to admin requests from nodes that answer client requests: wrong or missing"
+            + " cluster key (--cluster-key-file), or clocks more than 30 s apart"},
     footerHeading = "%nEnvironment:%n",
-    footer = {"  KVCTL_SERVERS  the nodes when neither --node nor --servers-file is given:"
-        + " HOST:PORT entries separated by commas or spaces"})
+    footer = {"  KVCTL_SERVERS         the nodes when neither --node nor --servers-file is",
+        "                        given: HOST:PORT entries separated by commas or spaces",
+        "  KVD_CLUSTER_KEY_FILE  the cluster key file, when --cluster-key-file is not",
+        "                        given (see below)",
+        "",
+        "Cluster key: --cluster-key-file, else KVD_CLUSTER_KEY_FILE, else cluster.key beside"
+            + " --servers-file when it exists (where kvd cluster writes it), else none. Admin"
+            + " commands (members, ring, locate, stats, top, fault) need the cluster's key when"
+            + " its nodes have one; data commands, ping, pid and shutdown never do."})
 public final class KvctlMain implements Callable<Integer> {
   /** The first attempt's timeout by default, in ms; each retry doubles it. */
   public static final long TIMEOUT_MS_DEFAULT = 200;
@@ -86,6 +101,12 @@ public final class KvctlMain implements Callable<Integer> {
   @Option(names = "--servers-file", paramLabel = "FILE", scope = ScopeType.INHERIT,
       description = "The cluster's servers file (one HOST:PORT per line), instead of --node.")
   Path serversFile;
+
+  @Option(names = "--cluster-key-file", paramLabel = "FILE", scope = ScopeType.INHERIT,
+      description = "The cluster key for admin requests (stamped and tagged with it; replies"
+          + " are checked). Default: KVD_CLUSTER_KEY_FILE, else cluster.key beside"
+          + " --servers-file if there is one. The file must be readable by its owner only.")
+  Path clusterKeyFile;
 
   @Option(names = "--timeout-ms", paramLabel = "MS", scope = ScopeType.INHERIT,
       description = "Timeout of a request's first attempt; each retry doubles it (default: "
@@ -176,6 +197,7 @@ public final class KvctlMain implements Callable<Integer> {
   void inheritGlobals(KvctlMain other) {
     nodeOptions = new ArrayList<>(other.nodeOptions);
     serversFile = other.serversFile;
+    clusterKeyFile = other.clusterKeyFile;
     timeoutMs = other.timeoutMs;
     retries = other.retries;
     format = other.format;
@@ -206,7 +228,57 @@ public final class KvctlMain implements Callable<Integer> {
   }
 
   public KvClient client() {
-    return session.client(retryPolicy());
+    return session.client(retryPolicy(), clusterKey());
+  }
+
+  /** The environment variable that names the cluster key file. */
+  public static final String KEY_FILE_VARIABLE = "KVD_CLUSTER_KEY_FILE";
+
+  private boolean keyResolved;
+  private ClusterKey clusterKey;
+  private String keySource = "no cluster key";
+
+  /**
+   * The cluster key: from --cluster-key-file, else KVD_CLUSTER_KEY_FILE, else cluster.key beside
+   * --servers-file when that exists; null when none. A key file kvd would refuse (unreadable, not
+   * a key, or readable by others) is a local error.
+   */
+  public ClusterKey clusterKey() {
+    if (keyResolved) {
+      return clusterKey;
+    }
+    Path file = null;
+    String source = null;
+    String variable = session.env.get(KEY_FILE_VARIABLE);
+    if (clusterKeyFile != null) {
+      file = clusterKeyFile;
+      source = "--cluster-key-file";
+    } else if (variable != null && !variable.isBlank()) {
+      file = Paths.get(variable.strip());
+      source = KEY_FILE_VARIABLE;
+    } else if (serversFile != null) {
+      Path beside = serversFile.toAbsolutePath().resolveSibling(ClusterKeyFile.NAME);
+      if (Files.exists(beside)) {
+        file = beside;
+        source = "the cluster key beside --servers-file";
+      }
+    }
+    if (file != null) {
+      try {
+        clusterKey = ClusterKeyFile.read(file);
+      } catch (ClusterKeyFile.Invalid e) {
+        throw new KvctlException(Exit.LOCAL_ERROR, source + ": " + e.getMessage());
+      }
+      keySource = "the key in " + file + " (fingerprint " + clusterKey.fingerprint() + ")";
+    }
+    keyResolved = true;
+    return clusterKey;
+  }
+
+  /** Which key kvctl uses, for messages: "no cluster key" or "the key in FILE (...)". */
+  public String keySource() {
+    clusterKey();
+    return keySource;
   }
 
   /** The nodes: --node, else --servers-file, else KVCTL_SERVERS; a usage error when none. */
@@ -277,6 +349,9 @@ public final class KvctlMain implements Callable<Integer> {
     }
     if (cause instanceof KvTimeoutException) {
       return Exit.UNREACHABLE;
+    }
+    if (cause instanceof KvAuthException) {
+      return Exit.AUTH;
     }
     if (cause instanceof KvErrorException k) {
       return k.errCode() == ErrorCode.NOT_FOUND ? Exit.NOT_FOUND : Exit.SERVER_ERROR;

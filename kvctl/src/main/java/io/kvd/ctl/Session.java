@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.kvd.client.KvClient;
 import io.kvd.client.RetryPolicy;
+import io.kvd.core.auth.ClusterKey;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -37,6 +38,7 @@ public final class Session implements AutoCloseable {
   private volatile List<String> nodesSeen = List.of();
   private KvClient client;
   private RetryPolicy clientPolicy;
+  private ClusterKey clientKey;
   /** The shell's terminal while the shell runs (top draws on it); null otherwise. */
   Terminal shellTerminal;
   /** Set by the shell: asks the user a yes/no question; null outside the shell. */
@@ -95,14 +97,24 @@ public final class Session implements AutoCloseable {
     return confirmer;
   }
 
-  /** The client, opened on first use and reopened when the retry policy changes. */
-  public synchronized KvClient client(RetryPolicy policy) {
-    if (client == null || !policy.equals(clientPolicy)) {
+  /** The client without a cluster key. */
+  public KvClient client(RetryPolicy policy) {
+    return client(policy, null);
+  }
+
+  /**
+   * The client, opened on first use and reopened when the retry policy or the cluster key (null:
+   * none) changes.
+   */
+  public synchronized KvClient client(RetryPolicy policy, ClusterKey key) {
+    if (client == null || !policy.equals(clientPolicy) || !java.util.Objects.equals(key,
+        clientKey)) {
       if (client != null) {
         client.close();
       }
-      client = KvClient.open(policy, INFLIGHT_MAX);
+      client = KvClient.open(policy, INFLIGHT_MAX, key);
       clientPolicy = policy;
+      clientKey = key;
     }
     return client;
   }

@@ -154,6 +154,11 @@ final class LocalClusterSupport implements AutoCloseable {
     return serversFile;
   }
 
+  /** The cluster key bin/kvd cluster generated beside the servers file. */
+  Path keyFile() {
+    return serversFile.resolveSibling("cluster.key");
+  }
+
   String logText() {
     try {
       return Files.readString(log, StandardCharsets.UTF_8);

@@ -91,7 +91,8 @@ class ShellPtyIT {
         "\"$@\"; echo \"[kvctl exited with status $?]\"", "kvctl-shell",
         "env", "TERM=xterm-256color",
         LocalClusterSupport.home().resolve("bin").resolve("kvctl").toString(),
-        "--node", node(), "--history-file", history.toString()));
+        "--node", node(), "--history-file", history.toString(),
+        "--cluster-key-file", cluster.keyFile().toString()));
     pane = tmux.start(name, WIDTH, HEIGHT, command);
     pane.await("the shell's prompt '" + prompt() + "'", SHELL_START, s -> holds(s, ""));
   }

@@ -1,5 +1,6 @@
 package io.kvd.ctl.command;
 
+import io.kvd.client.KvAuthException;
 import io.kvd.client.KvTimeoutException;
 import io.kvd.core.Addresses;
 import io.kvd.ctl.Exit;
@@ -84,6 +85,8 @@ public final class FaultCommand extends KvctlCommand {
     int unreachable = 0;
     int refused = 0;
     String firstRefusal = null;
+    List<String> unauthenticated = new ArrayList<>();
+    Throwable firstAuth = null;
     for (int i = 0; i < nodes.size(); i++) {
       String result;
       try {
@@ -101,11 +104,16 @@ public final class FaultCommand extends KvctlCommand {
         Thread.currentThread().interrupt();
         throw new KvctlException(Exit.LOCAL_ERROR, "cancelled");
       } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof KvTimeoutException)) {
+        if (e.getCause() instanceof KvAuthException) {
+          unauthenticated.add(KvctlMain.name(nodes.get(i)));
+          firstAuth = firstAuth == null ? e.getCause() : firstAuth;
+          result = "no answer to admin requests: wrong or missing cluster key?";
+        } else if (!(e.getCause() instanceof KvTimeoutException)) {
           throw failure(e.getCause(), KvctlMain.name(nodes.get(i)));
+        } else {
+          unreachable++;
+          result = "unreachable";
         }
-        unreachable++;
-        result = "unreachable";
       }
       String name = KvctlMain.name(nodes.get(i));
       table.row(name, result);
@@ -115,6 +123,9 @@ public final class FaultCommand extends KvctlCommand {
       json.add(row);
     }
     command.emit(json, () -> table, () -> "");
+    if (!unauthenticated.isEmpty()) {
+      throw command.authFailure(unauthenticated, firstAuth);
+    }
     if (refused > 0) {
       throw new KvctlException(Exit.SERVER_ERROR, firstRefusal + (refused > 1 ? " (and "
           + (refused - 1) + " more)" : ""));

@@ -1,6 +1,7 @@
 package io.kvd.ctl.command;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import io.kvd.client.KvAuthException;
 import io.kvd.client.KvClient;
 import io.kvd.client.KvErrorException;
 import io.kvd.client.KvTimeoutException;
@@ -72,6 +73,10 @@ public abstract class KvctlCommand implements Callable<Integer> {
     if (cause instanceof KvctlException k) {
       return k;
     }
+    if (cause instanceof KvAuthException) {
+      return new KvctlException(Exit.AUTH, what + ": " + cause.getMessage()
+          + " (--cluster-key-file or " + KvctlMain.KEY_FILE_VARIABLE + ")");
+    }
     if (cause instanceof KvTimeoutException) {
       return new KvctlException(Exit.UNREACHABLE, what + ": " + cause.getMessage());
     }
@@ -82,6 +87,18 @@ public abstract class KvctlCommand implements Callable<Integer> {
     return new KvctlException(Exit.LOCAL_ERROR, what + ": " + cause);
   }
 
+  /**
+   * The failure of admin requests that {@code nodes} (HOST:PORT) did not answer, though they
+   * answer client requests ({@code first}: the first node's {@link KvAuthException}).
+   */
+  protected KvctlException authFailure(List<String> nodes, Throwable first) {
+    return new KvctlException(Exit.AUTH, "no answer from " + nodes.size() + " node"
+        + (nodes.size() == 1 ? "" : "s") + " (" + String.join(", ", nodes.subList(0,
+        Math.min(3, nodes.size()))) + (nodes.size() > 3 ? ", ..." : "") + "): wrong or missing"
+        + " cluster key? (--cluster-key-file or " + KvctlMain.KEY_FILE_VARIABLE + "; kvctl used "
+        + root().keySource() + "). Details: " + first.getMessage());
+  }
+
   /** One node's STATUS; a refused or unanswered request fails the command. */
   protected AdminReply status(InetSocketAddress node) {
     return admin(node, AdminRequest.newBuilder().setKind(AdminRequest.Kind.STATUS).build());
@@ -89,7 +106,13 @@ public abstract class KvctlCommand implements Callable<Integer> {
 
   /** Sends an admin request and waits; a refusal becomes {@link Exit#SERVER_ERROR}. */
   protected AdminReply admin(InetSocketAddress node, AdminRequest request) {
-    AdminReply reply = await(client().admin(node, request), KvctlMain.name(node));
+    CompletableFuture<AdminReply> future = client().admin(node, request);
+    AdminReply reply = await(future.exceptionally(e -> {
+      Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause()
+          : e;
+      throw cause instanceof KvAuthException ? authFailure(List.of(KvctlMain.name(node)), cause)
+          : new CompletionException(cause);
+    }), KvctlMain.name(node));
     if (reply.getErrCode() != 0) {
       throw new KvctlException(Exit.SERVER_ERROR, KvctlMain.name(node) + " refused: "
           + reply.getError());
@@ -105,18 +128,26 @@ public abstract class KvctlCommand implements Callable<Integer> {
       futures.add(client().admin(node, request));
     }
     List<AdminReply> replies = new ArrayList<>();
-    for (CompletableFuture<AdminReply> future : futures) {
+    List<String> unauthenticated = new ArrayList<>();
+    Throwable firstAuth = null;
+    for (int i = 0; i < futures.size(); i++) {
       try {
-        replies.add(future.get());
+        replies.add(futures.get(i).get());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new KvctlException(Exit.LOCAL_ERROR, "cancelled");
       } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof KvTimeoutException)) {
+        if (e.getCause() instanceof KvAuthException) {
+          unauthenticated.add(KvctlMain.name(nodes.get(i)));
+          firstAuth = firstAuth == null ? e.getCause() : firstAuth;
+        } else if (!(e.getCause() instanceof KvTimeoutException)) {
           throw failure(e.getCause(), "status");
         }
         replies.add(null);
       }
+    }
+    if (!unauthenticated.isEmpty()) {
+      throw authFailure(unauthenticated, firstAuth);
     }
     return replies;
   }

@@ -1,6 +1,7 @@
 package io.kvd.ctl.command;
 
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.kvd.client.KvAuthException;
 import io.kvd.ctl.Exit;
 import io.kvd.ctl.KvctlException;
 import io.kvd.ctl.KvctlMain;
@@ -125,7 +126,13 @@ public final class TopCommand extends KvctlCommand {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new KvctlException(Exit.LOCAL_ERROR, "cancelled");
-      } catch (ExecutionException | TimeoutException e) {
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof KvAuthException) {
+          // Not a node that is down: kvctl and the cluster do not share a key. Say so.
+          throw authFailure(List.of(KvctlMain.name(nodes.get(replies.size()))), e.getCause());
+        }
+        replies.add(null);
+      } catch (TimeoutException e) {
         replies.add(null);
       }
     }

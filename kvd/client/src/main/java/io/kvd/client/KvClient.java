@@ -5,6 +5,8 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import io.kvd.core.Command;
 import io.kvd.core.ErrorCode;
 import io.kvd.core.NodeConfig;
+import io.kvd.core.auth.ClusterKey;
+import io.kvd.core.auth.PeerAuth;
 import io.kvd.core.codec.ClientCodec;
 import io.kvd.core.codec.ClientCodec.DecodeException;
 import io.kvd.proto.ClientProtocol.KVRequest;
@@ -39,6 +41,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link RetryPolicy} says, and an OVERLOAD answer is honoured by waiting overloadWaitTime.
  * Replies with a wrong checksum or an unknown ID are ignored (and counted).
  *
+ * <p>With a {@link ClusterKey}, admin requests are stamped (wall-clock time and a fresh random
+ * nonce, on every attempt, since a node accepts each nonce once) and tagged, and admin replies
+ * without a valid tag are ignored; an admin request that gets no valid reply from a node that
+ * does answer client requests fails with {@link KvAuthException}. Key requests never need a key.
+ *
  * <p>Threading: one Netty event loop thread owns the socket and the table of requests in flight;
  * callers on any thread hand requests over with {@code execute}. Futures complete on that thread,
  * so callbacks attached to them must not block; join them from your own thread instead.
@@ -58,12 +65,17 @@ public final class KvClient implements AutoCloseable {
   // Owned by the event loop thread.
   private final Map<IdKey, Pending> pending = new HashMap<>();
   private final SplittableRandom random = new SplittableRandom(new SecureRandom().nextLong());
+  /** Signs admin requests and checks admin replies; null: none (a node without a key). */
+  private final ClusterKey clusterKey;
+  /** Admin nonces (event loop only). */
+  private final SecureRandom nonces = new SecureRandom();
   private boolean flushScheduled;
   private final Runnable flushTask = this::flushWritten;
 
-  private KvClient(RetryPolicy policy, int inflightMax) {
+  private KvClient(RetryPolicy policy, int inflightMax, ClusterKey clusterKey) {
     this.policy = policy;
     this.inflightMax = inflightMax;
+    this.clusterKey = clusterKey;
     this.group = Transports.newGroup(1, Transports.daemonThreads("kvclient-io"));
     Bootstrap bootstrap = new Bootstrap()
         .group(group)
@@ -85,14 +97,24 @@ public final class KvClient implements AutoCloseable {
 
   /** A client with the default retry policy and in-flight bound. */
   public static KvClient open() {
-    return new KvClient(RetryPolicy.DEFAULT, INFLIGHT_MAX_DEFAULT);
+    return new KvClient(RetryPolicy.DEFAULT, INFLIGHT_MAX_DEFAULT, null);
   }
 
   public static KvClient open(RetryPolicy policy, int inflightMax) {
+    return open(policy, inflightMax, null);
+  }
+
+  /** A client whose admin requests are signed with {@code clusterKey} (null: none). */
+  public static KvClient open(RetryPolicy policy, int inflightMax, ClusterKey clusterKey) {
     if (inflightMax < 1) {
       throw new IllegalArgumentException("inflightMax must be >= 1");
     }
-    return new KvClient(policy, inflightMax);
+    return new KvClient(policy, inflightMax, clusterKey);
+  }
+
+  /** The key admin requests are signed with, or null. */
+  public ClusterKey clusterKey() {
+    return clusterKey;
   }
 
   public RetryPolicy policy() {
@@ -250,7 +272,10 @@ public final class KvClient implements AutoCloseable {
   /**
    * Sends an operator's admin request (kvctl: status, faults, blocked links) to {@code node}
    * with the client's retry policy; completes with the node's AdminReply, or fails with {@link
-   * KvTimeoutException}. Admin requests are idempotent, so retries are safe.
+   * KvTimeoutException}, or with {@link KvAuthException} when the node answers client requests
+   * (asked once the admin request's attempts are spent) but not this admin request, or only with
+   * replies whose tag is not valid under the client's key. Admin requests are idempotent, so
+   * retries are safe; with a key each attempt carries a fresh stamp.
    */
   public CompletableFuture<AdminReply> admin(InetSocketAddress node, AdminRequest request) {
     return admin(node, request, policy);
@@ -265,17 +290,30 @@ public final class KvClient implements AutoCloseable {
     }
     loop.execute(() -> {
       ByteString id = ByteString.copyFrom(newId());
-      ByteString payload = request.toByteString();
-      byte[] datagram = PeerMsg.newBuilder().setMessageID(id).setPayload(payload)
-          .setCheckSum(ClientCodec.checksum(id, payload)).setAdmin(true).build().toByteArray();
-      Pending p = new Pending(IdKey.of(id), node, datagram, retryPolicy, null, future);
+      Pending p = new Pending(IdKey.of(id), node, null, retryPolicy, null, future);
+      p.adminId = id;
+      p.adminRequest = request;
       pending.put(p.key, p);
       transmit(p);
     });
     return future;
   }
 
+  /** An attempt's datagram of an admin request: with a key, freshly stamped and tagged. */
+  private byte[] adminDatagram(Pending p) {
+    byte[] nonce = null;
+    if (clusterKey != null) {
+      nonce = new byte[PeerAuth.NONCE_LENGTH];
+      nonces.nextBytes(nonce);
+    }
+    return PeerAuth.adminRequest(p.adminId, p.adminRequest, clusterKey,
+        System.currentTimeMillis(), nonce);
+  }
+
   private void transmit(Pending p) {
+    if (p.adminRequest != null && (p.datagram == null || clusterKey != null)) {
+      p.datagram = adminDatagram(p);
+    }
     stats.sends.increment();
     channel.write(new DatagramPacket(Unpooled.wrappedBuffer(p.datagram), p.node),
         channel.voidPromise());
@@ -306,7 +344,7 @@ public final class KvClient implements AutoCloseable {
       if (p.adminFuture != null) {
         pending.remove(p.key);
         inflight.decrementAndGet();
-        p.adminFuture.completeExceptionally(timeout);
+        failAdmin(p, timeout);
         return;
       }
       finish(p, p.future, null, timeout);
@@ -315,6 +353,34 @@ public final class KvClient implements AutoCloseable {
     p.attempt++;
     stats.retries.increment();
     transmit(p);
+  }
+
+  /**
+   * Fails an admin request that got no valid reply: a {@link KvAuthException} when replies came
+   * with an invalid tag, or when the node answers an IS_ALIVE now; else {@code timeout}.
+   */
+  private void failAdmin(Pending p, KvTimeoutException timeout) {
+    String node = p.node.getAddress().getHostAddress() + ":" + p.node.getPort();
+    if (p.unauthenticatedReplies > 0) {
+      p.adminFuture.completeExceptionally(new KvAuthException(node + " answered admin requests"
+          + " without a valid tag: it runs without a cluster key or with another one than this"
+          + " client's (fingerprint " + clusterKey.fingerprint() + ")"));
+      return;
+    }
+    RetryPolicy probePolicy = p.policy.withRetriesMax(Math.min(1, p.policy.retriesMax()));
+    request(p.node, null, KVRequest.newBuilder().setCommand(Command.IS_ALIVE).build(),
+        probePolicy).whenComplete((reply, error) -> {
+          if (error != null) {
+            p.adminFuture.completeExceptionally(timeout);
+          } else {
+            p.adminFuture.completeExceptionally(new KvAuthException("no answer to admin requests"
+                + " from " + node + ", which answers client requests: "
+                + (clusterKey == null ? "it needs the cluster key, and none was given"
+                : "wrong cluster key (this client's has fingerprint " + clusterKey.fingerprint()
+                + "), or wall clocks more than " + PeerAuth.ADMIN_WINDOW_MS / 1000
+                + " s apart")));
+          }
+        });
   }
 
   private void onReply(ByteBuf content) {
@@ -334,6 +400,11 @@ public final class KvClient implements AutoCloseable {
       return;
     }
     if (p.adminFuture != null) {
+      if (clusterKey != null && !PeerAuth.authentic(clusterKey, msg, bytes, bytes.length)) {
+        p.unauthenticatedReplies++;
+        stats.badReplies.increment();
+        return;
+      }
       AdminReply adminReply;
       try {
         adminReply = AdminReply.parseFrom(msg.getPayload());
@@ -411,11 +482,16 @@ public final class KvClient implements AutoCloseable {
   private static final class Pending {
     final IdKey key;
     final InetSocketAddress node;
-    final byte[] datagram;
+    /** Set anew on each attempt of an admin request with a key (a fresh stamp each). */
+    byte[] datagram;
     final RetryPolicy policy;
     final CompletableFuture<KVResponse> future;
     /** Set instead of future for an admin request. */
     final CompletableFuture<AdminReply> adminFuture;
+    ByteString adminId;
+    AdminRequest adminRequest;
+    /** Admin replies that came without a valid tag. */
+    int unauthenticatedReplies;
     int attempt;
     int overloads;
     ScheduledFuture<?> timeout;

@@ -121,6 +121,12 @@ final class Admin {
       node.stats().onDrop(DropReason.MALFORMED);
       return;
     }
+    // With a cluster key: only a fresh stamp, once (the tag was checked already).
+    DropReason refused = node.auth().admitAdmin(request, nowMs);
+    if (refused != null) {
+      node.stats().onDrop(refused);
+      return;
+    }
     AdminReply reply;
     String refusal = check(request);
     if (refusal != null) {
@@ -130,13 +136,13 @@ final class Admin {
       reply = status(nowMs);
     }
     ByteString payload = reply.toByteString();
-    out.send(from, PeerMsg.newBuilder()
+    out.send(from, node.auth().seal(PeerMsg.newBuilder()
         .setMessageID(msg.getMessageID())
         .setPayload(payload)
         .setCheckSum(ClientCodec.checksum(msg.getMessageID(), payload))
         .setAdmin(true)
         .build()
-        .toByteArray());
+        .toByteArray()));
   }
 
   /** Why {@code request} cannot be done, or null. */
@@ -307,6 +313,13 @@ final class Admin {
     counter(reply, "repair.handedOff", repair.handedOff());
     counter(reply, "repair.tombstonesExpired", repair.tombstonesExpired());
     counter(reply, "faults.blockedSends", stats.blockedSends());
+    counter(reply, "dropped.source_limit", stats.sourceLimitDropped());
+    counter(reply, "dropped.reply_to_member", stats.replyToMemberDropped());
+    counter(reply, "sourceLimits.limitedRequests", stats.sourceLimitedRequests());
+    counter(reply, "sourceLimits.limitedReplyBytes", stats.sourceLimitedReplyBytes());
+    counter(reply, "sourceLimits.tableBytes",
+        node.sourceLimits() == null ? 0 : node.sourceLimits().length());
+    counter(reply, "clientAdmin.refused", stats.clientAdminRefused());
     hostCounters.report((name, value) -> counter(reply, name, value));
     Latencies latencies = stats.latencies();
     for (int i = 0; i < Latencies.boundsCount(); i++) {

@@ -3,6 +3,8 @@ package io.kvd.core;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.kvd.core.auth.ClusterKey;
+import io.kvd.core.auth.PeerAuth;
 import io.kvd.core.cluster.ClusterConfig;
 import io.kvd.core.cluster.Membership;
 import io.kvd.core.cluster.Ring;
@@ -82,6 +84,7 @@ public final class Node {
   private long shedUntilMs = -1;
   private long lastTickMs = -1;
   private final Admin admin;
+  private final ClientGate gate;
   private NodeEvents events = NodeEvents.NONE;
   // The client request being handled by onDatagram: its command, and when it arrived.
   private int requestCommand;
@@ -104,6 +107,7 @@ public final class Node {
     this.replication = new Replication(ring, membership, store, replies, this.config,
         cluster.replication(), this::sendReply);
     this.admin = new Admin(this, ring, membership);
+    this.gate = new ClientGate(this.config, ring, stats, this::send);
   }
 
   /** Where STATUS reads the heap figures from (the JVM's in kvd; none in the simulator). */
@@ -135,6 +139,33 @@ public final class Node {
   /** Where the node reports its events. */
   public NodeEvents events() {
     return events;
+  }
+
+  // Cluster key (io.kvd.core.auth): tags on internal messages, stamps on admin requests.
+  private final PeerAuth auth = new PeerAuth();
+
+  /**
+   * The cluster key (null: none, the default): with one, the node tags every internal message it
+   * sends and drops internal messages without a valid tag and admin requests with a stale or
+   * replayed stamp (see {@link PeerAuth}); client requests need no tag. Set before the first
+   * datagram.
+   */
+  public void setClusterKey(ClusterKey key) {
+    auth.setKey(key);
+    replication.setAuth(auth);
+  }
+
+  /**
+   * The node's wall clock, as data: wall-clock ms since the epoch minus the node's own ms (its
+   * nowMs), which the host keeps current (0 by default: the wall clock is nowMs). Admin stamps are
+   * checked against it.
+   */
+  public void setWallClockOffsetMs(long offsetMs) {
+    auth.setWallClockOffsetMs(offsetMs);
+  }
+
+  PeerAuth auth() {
+    return auth;
   }
 
   /** The host's own counters, read on the node's thread when a STATUS snapshot is taken. */
@@ -183,6 +214,11 @@ public final class Node {
     return membership;
   }
 
+  /** The per-source limits' table, or null when they are off (see {@link ClientLimits}). */
+  public SourceLimits sourceLimits() {
+    return gate.sources();
+  }
+
   /**
    * Handles one datagram from {@code from} (see {@link Addresses}) at {@code nowMs}. An exception
    * means a bug or a broken invariant: it is reported to the events, then thrown to the host.
@@ -199,12 +235,20 @@ public final class Node {
   private void handleDatagram(long from, byte[] datagram, int length, long nowMs, Outbox out) {
     advanceTime(nowMs);
     stats.onDatagram();
+    if (gate.dropsUnparsed(from, nowMs)) {
+      return; // a source past its request budget and its OVERLOAD replies (ClientGate)
+    }
     PeerMsg msg;
     try {
       msg = ClientCodec.decodePeerMsg(datagram, length, NodeConfig.DATAGRAM_LENGTH_MAX,
           NodeConfig.MESSAGE_ID_LENGTH_MAX);
     } catch (DecodeException e) {
       stats.onDrop(e.reason());
+      return;
+    }
+    DropReason unauthenticated = auth.check(msg, datagram, length);
+    if (unauthenticated != null) {
+      stats.onDrop(unauthenticated);
       return;
     }
     if (msg.getAdmin()) {
@@ -237,6 +281,7 @@ public final class Node {
       stats.onDrop(DropReason.STALE_AFTER_STALL);
       return;
     }
+    long sender = from;
     if (msg.hasClientAddress()) {
       stats.onForwardReceived();
       from = msg.getClientAddress();
@@ -246,6 +291,9 @@ public final class Node {
     stats.onRequest(command);
     requestCommand = command;
     requestArrivedMs = nowMs;
+    if (!gate.admit(sender, from, id, command, nowMs, out)) {
+      return; // refused by client admin or per-source limits: answered or dropped (ClientGate)
+    }
     // The key is copied out of the request once, for routing and the store; null if invalid.
     byte[] key = null;
     if (command == Command.PUT || command == Command.GET || command == Command.REMOVE) {
@@ -353,14 +401,14 @@ public final class Node {
       return true;
     }
     stats.onForwardSent();
-    out.send(ring.member(owner), PeerMsg.newBuilder()
+    out.send(ring.member(owner), auth.seal(PeerMsg.newBuilder()
         .setMessageID(msg.getMessageID())
         .setPayload(msg.getPayload())
         .setCheckSum(msg.getCheckSum())
         .setClientAddress(client)
         .setHops(msg.getHops() + 1)
         .build()
-        .toByteArray());
+        .toByteArray()));
     return true;
   }
 
@@ -388,13 +436,13 @@ public final class Node {
   private void sendGossip(long to, Gossip gossip) {
     ByteString payload = gossip.toByteString();
     stats.onGossipSent();
-    gossipOut.send(to, PeerMsg.newBuilder()
+    gossipOut.send(to, auth.seal(PeerMsg.newBuilder()
         .setMessageID(ByteString.EMPTY)
         .setPayload(payload)
         .setCheckSum(ClientCodec.checksum(ByteString.EMPTY, payload))
         .setGossip(true)
         .build()
-        .toByteArray());
+        .toByteArray()));
   }
 
   private void onPut(long from, ByteString id, byte[] key, KVRequest request, long nowMs,
@@ -502,8 +550,11 @@ public final class Node {
     if (length >= 0) {
       out.sendCopy(to, replyScratch, length);
     } else {
-      out.send(to, ClientCodec.encodeReply(id, response));
+      byte[] datagram = ClientCodec.encodeReply(id, response);
+      length = datagram.length;
+      out.send(to, datagram);
     }
+    gate.onReplySent(to, length, lastNowMs);
   }
 
   private void advanceTime(long nowMs) {

@@ -17,6 +17,8 @@ package io.kvd.core;
  * @param hashSeed seeds the store's key hash so that a client cannot choose colliding keys
  *     offline; the shell draws it from SecureRandom, the simulator from its seed
  * @param overloadWaitTimeMsMin the smallest overloadWaitTime the node asks for, in ms. Default 20.
+ * @param clientLimits client admin (SHUTDOWN and WIPEOUT from clients) and per-source limits;
+ *     default {@link ClientLimits#OPEN}: admin open, no limits (see {@link ClientGate})
  */
 public record NodeConfig(
     long pid,
@@ -24,7 +26,15 @@ public record NodeConfig(
     long replyCacheLengthMax,
     long storeLengthMax,
     long hashSeed,
-    int overloadWaitTimeMsMin) {
+    int overloadWaitTimeMsMin,
+    ClientLimits clientLimits) {
+
+  /** With {@link ClientLimits#OPEN}. */
+  public NodeConfig(long pid, long replyRetentionMs, long replyCacheLengthMax,
+      long storeLengthMax, long hashSeed, int overloadWaitTimeMsMin) {
+    this(pid, replyRetentionMs, replyCacheLengthMax, storeLengthMax, hashSeed,
+        overloadWaitTimeMsMin, ClientLimits.OPEN);
+  }
 
   /** Largest key in bytes (protocol: 1 to 32, else INVALID_KEY). */
   public static final int KEY_LENGTH_MAX = 32;
@@ -47,17 +57,22 @@ public record NodeConfig(
 
   public NodeConfig withReplyRetentionMs(long value) {
     return new NodeConfig(pid, value, replyCacheLengthMax, storeLengthMax, hashSeed,
-        overloadWaitTimeMsMin);
+        overloadWaitTimeMsMin, clientLimits);
   }
 
   public NodeConfig withReplyCacheLengthMax(long value) {
     return new NodeConfig(pid, replyRetentionMs, value, storeLengthMax, hashSeed,
-        overloadWaitTimeMsMin);
+        overloadWaitTimeMsMin, clientLimits);
   }
 
   public NodeConfig withStoreLengthMax(long value) {
     return new NodeConfig(pid, replyRetentionMs, replyCacheLengthMax, value, hashSeed,
-        overloadWaitTimeMsMin);
+        overloadWaitTimeMsMin, clientLimits);
+  }
+
+  public NodeConfig withClientLimits(ClientLimits value) {
+    return new NodeConfig(pid, replyRetentionMs, replyCacheLengthMax, storeLengthMax, hashSeed,
+        overloadWaitTimeMsMin, value);
   }
 
   /** Throws IllegalArgumentException naming the first limit that is out of range. */
@@ -72,6 +87,8 @@ public record NodeConfig(
     require(storeLengthMax >= 0, "storeLengthMax must be >= 0");
     require(overloadWaitTimeMsMin >= 1 && overloadWaitTimeMsMin <= replyRetentionMs,
         "overloadWaitTimeMsMin must be in 1..replyRetentionMs");
+    require(clientLimits != null, "clientLimits must be given");
+    clientLimits.validate();
     return this;
   }
 

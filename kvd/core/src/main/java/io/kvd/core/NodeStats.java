@@ -197,4 +197,59 @@ public final class NodeStats {
   public long replyCacheHits() {
     return replyCacheHits;
   }
+
+  // Client admin and per-source limits (ClientGate).
+  private long sourceLimitedRequests;
+  private long sourceLimitedReplyBytes;
+  private long sourceLimitDropped;
+  private long clientAdminRefused;
+  private long replyToMemberDropped;
+
+  void onSourceLimitedRequests() {
+    sourceLimitedRequests++;
+  }
+
+  void onSourceLimitedReplyBytes() {
+    sourceLimitedReplyBytes++;
+  }
+
+  void onSourceLimitDropped() {
+    sourceLimitDropped++;
+  }
+
+  void onClientAdminRefused() {
+    clientAdminRefused++;
+  }
+
+  void onReplyToMemberDropped() {
+    replyToMemberDropped++;
+  }
+
+  /** Client requests refused because their source address was over its request budget. */
+  public long sourceLimitedRequests() {
+    return sourceLimitedRequests;
+  }
+
+  /** Client requests refused because their reply's address was over its reply-bytes budget. */
+  public long sourceLimitedReplyBytes() {
+    return sourceLimitedReplyBytes;
+  }
+
+  /**
+   * Client requests over their source's budget dropped without a reply, because the source had
+   * had its share of OVERLOAD replies.
+   */
+  public long sourceLimitDropped() {
+    return sourceLimitDropped;
+  }
+
+  /** SHUTDOWN and WIPEOUT requests refused because client admin is off. */
+  public long clientAdminRefused() {
+    return clientAdminRefused;
+  }
+
+  /** Client requests dropped because their reply would have gone to a member of the cluster. */
+  public long replyToMemberDropped() {
+    return replyToMemberDropped;
+  }
 }

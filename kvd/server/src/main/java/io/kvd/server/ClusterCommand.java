@@ -1,5 +1,6 @@
 package io.kvd.server;
 
+import io.kvd.client.ClusterKeyFile;
 import io.kvd.client.ServersFile;
 import io.kvd.client.KvClient;
 import io.kvd.client.RetryPolicy;
@@ -12,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -29,7 +31,9 @@ import picocli.CommandLine.Spec;
  * read it at start-up, so it comes first), builds or reuses an AppCDS archive of kvd's classes
  * ({@link ClassDataSharing}), starts one {@code bin/kvd} JVM per member on 127.0.0.1, a few at a
  * time, waits until every member answers IS_ALIVE, prints a table of members, ports, pids and
- * logs, and reports when every member counts them all. It then stays in the foreground; on Ctrl-C
+ * logs, and reports when every member counts them all. Unless told otherwise it generates a fresh
+ * cluster key first ({@link ClusterKeyFile#NAME} beside the servers file, mode 0600) and gives it
+ * to every member, so kvctl finds it there. It then stays in the foreground; on Ctrl-C
  * or SIGTERM a shutdown hook stops every process it started (SIGTERM, then SIGKILL after {@link
  * #STOP_GRACE_MS}). It exits by itself when every member has exited.
  */
@@ -41,6 +45,9 @@ import picocli.CommandLine.Spec;
         "Starts a local cluster: N kvd members on 127.0.0.1, ports P..P+N-1, each its own JVM"
             + " (bin/kvd), sharing a servers file written first. Member logs go beside the"
             + " servers file. Ctrl-C or SIGTERM stops every member it started.",
+        "The members share a fresh random cluster key, written to cluster.key beside the"
+            + " servers file (mode 0600) and given to each with --cluster-key-file; kvctl"
+            + " --servers-file finds it there (--no-cluster-key: run open, without one).",
         "Options after -- are passed to every member, for example:"
             + " kvd cluster --nodes 5 -- --fault-loss-pct 1 --fault-delay-ms 5"},
     exitCodeListHeading = "%nExit codes:%n",
@@ -101,6 +108,16 @@ public final class ClusterCommand implements Callable<Integer> {
           + " start-up CPU by about a quarter (default: on; --no-cds turns it off).")
   boolean cds;
 
+  @Option(names = "--cluster-key", negatable = true, defaultValue = "true",
+      fallbackValue = "true",
+      description = "Generate a fresh random cluster key into cluster.key beside the servers"
+          + " file (mode 0600, replacing any there) and start every member with"
+          + " --cluster-key-file: internal messages are authenticated, and kvctl needs the key"
+          + " for admin commands (kvctl --servers-file finds it beside the servers file). On by"
+          + " default, unless the member options give --cluster-key-file; --no-cluster-key"
+          + " runs the members open and removes a cluster.key left there.")
+  boolean clusterKey;
+
   @Parameters(paramLabel = "MEMBER_OPTION", arity = "0..*",
       description = "Options for every member, after --.")
   List<String> memberOptions = new ArrayList<>();
@@ -111,6 +128,8 @@ public final class ClusterCommand implements Callable<Integer> {
   private volatile Process training;
   /** KVD_JAVA_OPTS of the members, or null to inherit ours. */
   private String memberJavaOptions;
+  /** --cluster-key-file FILE of the generated key, for every member; empty without. */
+  private List<String> memberKeyOptions = List.of();
 
   /** One started member. */
   private record Member(int index, int port, Process process, Path log) {
@@ -151,6 +170,23 @@ public final class ClusterCommand implements Callable<Integer> {
     Files.createDirectories(dir);
     Files.writeString(file, ServersFile.format("kvd cluster --nodes " + nodes + " --base-port "
         + basePort + ": one host:port per member", HOST, ports), StandardCharsets.UTF_8);
+    Path keyFile = dir.resolve(ClusterKeyFile.NAME);
+    boolean keyGiven = memberOptions.stream().anyMatch(o -> o.equals("--cluster-key-file")
+        || o.startsWith("--cluster-key-file="));
+    String keyNote;
+    if (keyGiven) {
+      keyNote = "the members use the --cluster-key-file given after --";
+    } else if (clusterKey) {
+      ClusterKeyFile.write(keyFile, ClusterKeyFile.generate(new SecureRandom()),
+          "cluster key of kvd cluster --nodes " + nodes + " --base-port " + basePort
+              + " (kvd --cluster-key-file, kvctl --cluster-key-file)");
+      memberKeyOptions = List.of("--cluster-key-file", keyFile.toString());
+      keyNote = "cluster key " + keyFile + " (kvctl --servers-file " + file + " finds it; or"
+          + " kvctl --cluster-key-file " + keyFile + ", or KVD_CLUSTER_KEY_FILE)";
+    } else {
+      keyNote = "no cluster key: the members run open"
+          + (Files.deleteIfExists(keyFile) ? " (removed the old " + keyFile + ")" : "");
+    }
 
     Runtime.getRuntime().addShutdownHook(new Thread(() -> stopAll(err), "kvd-cluster-stop"));
     Path archive = cds ? ClassDataSharing.archive(launcher, dir, heap, err, p -> training = p)
@@ -160,8 +196,8 @@ public final class ClusterCommand implements Callable<Integer> {
       memberJavaOptions = "-XX:SharedArchiveFile=" + archive + " "
           + System.getenv().getOrDefault("KVD_JAVA_OPTS", "");
     }
-    out.printf("kvd cluster: starting %d members on %s:%d..%d, %d at a time; servers file %s%n",
-        nodes, HOST, basePort, basePort + nodes - 1, startParallelism, file);
+    out.printf("kvd cluster: starting %d members on %s:%d..%d, %d at a time; servers file %s;"
+        + " %s%n", nodes, HOST, basePort, basePort + nodes - 1, startParallelism, file, keyNote);
     out.flush();
     try (KvClient client = KvClient.open(RetryPolicy.DEFAULT.withRetriesMax(0), 4 * nodes)) {
       String failure = startAll(client, launcher, file, dir, ports, err, startNanos);
@@ -254,6 +290,7 @@ public final class ClusterCommand implements Callable<Integer> {
     Path log = dir.resolve("node-" + port + ".log");
     List<String> command = new ArrayList<>(List.of(launcher.toString(), "--servers-file",
         file.toString(), "--host", HOST, "--port", Integer.toString(port)));
+    command.addAll(memberKeyOptions);
     command.addAll(memberOptions);
     ProcessBuilder builder = new ProcessBuilder(command)
         .redirectErrorStream(true)

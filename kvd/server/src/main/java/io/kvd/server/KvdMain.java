@@ -1,10 +1,13 @@
 package io.kvd.server;
 
+import io.kvd.client.ClusterKeyFile;
 import io.kvd.client.ServersFile;
 import io.kvd.client.Transports;
 import io.kvd.core.Addresses;
+import io.kvd.core.ClientLimits;
 import io.kvd.core.Node;
 import io.kvd.core.NodeConfig;
+import io.kvd.core.auth.ClusterKey;
 import io.kvd.core.cluster.ClusterConfig;
 import io.kvd.core.cluster.MembershipConfig;
 import io.kvd.core.cluster.Ring;
@@ -93,8 +96,23 @@ public final class KvdMain implements Callable<Integer> {
           + " value (default: ${DEFAULT-VALUE}, max " + Ring.VIRTUAL_NODES_MAX + ").")
   int virtualNodes;
 
+  @Option(names = "--cluster-key-file", paramLabel = "FILE",
+      description = "The cluster key: every internal message (gossip, replication, forwarded"
+          + " requests, kvctl's admin requests and their replies) is tagged with it"
+          + " (HMAC-SHA256) and internal messages without a valid tag are dropped; admin"
+          + " requests must also be stamped within 30 s of this node's clock, once. Every member"
+          + " and kvctl need the same key. FILE holds one line: at least 64 hex digits (32"
+          + " bytes) or base64 of at least 32 bytes; it must be a regular file readable by its"
+          + " owner only (chmod 600). Without it the node runs open: anyone who can reach its"
+          + " port can join its gossip, write replicas and inject faults. Client requests never"
+          + " need the key.")
+  Path clusterKeyFile;
+
   @Mixin
   FaultOptions faultOptions = new FaultOptions();
+
+  @Mixin
+  ClientOptions clientOptions = new ClientOptions();
 
   @Option(names = "--reply-retention-ms", defaultValue = "" + NodeConfig.REPLY_RETENTION_MS_DEFAULT,
       paramLabel = "MS", description = "How long replies to PUT, REMOVE and WIPEOUT are kept for"
@@ -139,6 +157,7 @@ public final class KvdMain implements Callable<Integer> {
     NodeConfig config;
     FaultConfig faults;
     ClusterConfig cluster = null;
+    ClusterKey clusterKey = null;
     String bindHost = host;
     long selfAddress;
     try {
@@ -158,6 +177,13 @@ public final class KvdMain implements Callable<Integer> {
             + Ring.VIRTUAL_NODES_MAX);
       }
       faults = faultOptions.config(secureRandom.nextLong());
+      if (clusterKeyFile != null) {
+        try {
+          clusterKey = ClusterKeyFile.read(clusterKeyFile);
+        } catch (ClusterKeyFile.Invalid e) {
+          throw new IllegalArgumentException("--cluster-key-file " + e.getMessage());
+        }
+      }
       if (metricsPort != null && (metricsPort < 1 || metricsPort > Addresses.PORT_MAX)) {
         throw new IllegalArgumentException("--metrics-port must be in 1.." + Addresses.PORT_MAX);
       }
@@ -183,6 +209,12 @@ public final class KvdMain implements Callable<Integer> {
       } else {
         selfAddress = Addresses.of(ipv4(host), port);
       }
+      // Client admin and per-source limits; auto resolves against the address bound. The
+      // source table's heap comes out of the store's budget.
+      ClientLimits clientLimits = clientOptions.limits(bindHost);
+      budget = budget.withSourceTableLength(clientLimits.tableLength());
+      config = config.withClientLimits(clientLimits).withStoreLengthMax(budget.storeLengthMax())
+          .validate();
     } catch (IllegalArgumentException e) {
       err.println("kvd: " + e.getMessage());
       err.flush();
@@ -190,7 +222,17 @@ public final class KvdMain implements Callable<Integer> {
     }
     LogSetup.configure(logLevel, logJson);
     Logger log = LoggerFactory.getLogger(LogSetup.SERVER);
+    log.info("kvd clients: {}", ClientOptions.describe(config.clientLimits()));
     Node node = cluster == null ? new Node(config) : new Node(config, cluster);
+    node.setClusterKey(clusterKey);
+    if (clusterKey == null) {
+      log.warn("kvd runs open (no --cluster-key-file): internal messages are not"
+          + " authenticated, so anyone who can reach its port can join its gossip, write"
+          + " replicas and inject faults");
+    } else {
+      log.info("kvd tags and checks internal messages with the cluster key in {}"
+          + " (fingerprint {})", clusterKeyFile, clusterKey.fingerprint());
+    }
     FaultConfig nodeFaults = faults.withSeed(FaultOptions.streamSeed(faults.seed(), selfAddress));
     // Membership changes, repair cycles, operator faults and errors, a line each; requests are
     // never logged.

@@ -74,6 +74,16 @@ public final class NettyNode implements AutoCloseable {
     this.channel = channel;
     this.faults = faults;
     this.outbox.faultsActive = faults.config().active();
+    syncWallClock(nowMs());
+  }
+
+  /**
+   * Gives the node its wall clock as data (it reads no clock): the offset from its own ms to
+   * wall-clock ms since the epoch, which admin stamps are checked against. Renewed on every tick,
+   * so that a step of the system clock (NTP) reaches the node within 10 ms.
+   */
+  private void syncWallClock(long nowMs) {
+    node.setWallClockOffsetMs(System.currentTimeMillis() - nowMs);
   }
 
   /** Binds {@code host:port} and starts serving, without faults. */
@@ -191,7 +201,9 @@ public final class NettyNode implements AutoCloseable {
 
   private void onTick() {
     try {
-      node.onTick(nowMs(), outbox);
+      long nowMs = nowMs();
+      syncWallClock(nowMs);
+      node.onTick(nowMs, outbox);
     } catch (RuntimeException e) {
       failStop(e);
     }

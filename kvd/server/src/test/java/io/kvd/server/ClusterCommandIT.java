@@ -2,9 +2,14 @@ package io.kvd.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.kvd.client.ClusterKeyFile;
+import io.kvd.client.KvAuthException;
 import io.kvd.client.KvClient;
+import io.kvd.client.RetryPolicy;
+import io.kvd.proto.PeerProtocol.AdminRequest;
 import io.kvd.testkit.KvdProcess;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -15,9 +20,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -75,6 +82,22 @@ class ClusterCommandIT {
           assertEquals(NODES, client.membershipCount(node).join());
           assertEquals(pids.get(i), (long) client.pid(node).join());
         }
+      }
+      // A fresh cluster key beside the servers file, for the owner only, used by every member:
+      // admin requests need it.
+      Path keyFile = dir.resolve("cluster.key");
+      assertEquals("rw-------", PosixFilePermissions.toString(
+          Files.getPosixFilePermissions(keyFile)));
+      assertTrue(output.get(0).contains("cluster key " + keyFile), output.get(0));
+      AdminRequest status = AdminRequest.newBuilder().setKind(AdminRequest.Kind.STATUS).build();
+      InetSocketAddress first = new InetSocketAddress("127.0.0.1", basePort);
+      try (KvClient keyed = KvClient.open(RetryPolicy.DEFAULT, 16,
+          ClusterKeyFile.read(keyFile));
+          KvClient keyless = KvClient.open(RetryPolicy.DEFAULT.withRetriesMax(1), 16)) {
+        assertEquals(NODES, keyed.admin(first, status).join().getMembersCount());
+        CompletionException refused = assertThrows(CompletionException.class,
+            () -> keyless.admin(first, status).join());
+        assertTrue(refused.getCause() instanceof KvAuthException, refused.toString());
       }
       // A suspended member cannot act on SIGTERM: the command must still stop it.
       new ProcessBuilder("kill", "-STOP", Long.toString(pids.get(1))).start().waitFor();

@@ -2,6 +2,7 @@ package io.kvd.server;
 
 import io.kvd.client.ServersFile;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
@@ -9,6 +10,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -85,6 +87,40 @@ class KvdMainTest {
     Run level = run("--log-level", "LOUD");
     assertEquals(KvdMain.EXIT_USAGE, level.exitCode());
     assertTrue(level.err().contains("--log-level") && level.err().contains("WARN"), level.err());
+  }
+
+  @Test
+  void aClusterKeyFileMustBeAKeyReadableByItsOwnerOnly(@TempDir Path dir) throws Exception {
+    String hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+    Path open = dir.resolve("open.key");
+    Files.writeString(open, hex, StandardCharsets.UTF_8);
+    Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rw-r--r--"));
+    Run readable = run("--cluster-key-file", open.toString());
+    assertEquals(KvdMain.EXIT_USAGE, readable.exitCode());
+    assertTrue(readable.err().contains("--cluster-key-file " + open + ": permissions rw-r--r--")
+        && readable.err().contains("chmod 600"), readable.err());
+    assertFalse(readable.err().contains("00112233"), "never the key: " + readable.err());
+
+    Path groupWritable = dir.resolve("group.key");
+    Files.writeString(groupWritable, hex, StandardCharsets.UTF_8);
+    Files.setPosixFilePermissions(groupWritable, PosixFilePermissions.fromString("rw--w----"));
+    assertEquals(KvdMain.EXIT_USAGE, run("--cluster-key-file", groupWritable.toString())
+        .exitCode());
+
+    Path shortKey = dir.resolve("short.key");
+    Files.writeString(shortKey, hex.substring(0, 62), StandardCharsets.UTF_8);
+    Files.setPosixFilePermissions(shortKey, PosixFilePermissions.fromString("rw-------"));
+    Run tooShort = run("--cluster-key-file", shortKey.toString());
+    assertEquals(KvdMain.EXIT_USAGE, tooShort.exitCode());
+    assertTrue(tooShort.err().contains("not a cluster key") && tooShort.err().contains("32"),
+        tooShort.err());
+
+    Run directory = run("--cluster-key-file", dir.toString());
+    assertEquals(KvdMain.EXIT_USAGE, directory.exitCode());
+    assertTrue(directory.err().contains("not a regular file"), directory.err());
+    Run missing = run("--cluster-key-file", dir.resolve("absent.key").toString());
+    assertEquals(KvdMain.EXIT_USAGE, missing.exitCode());
+    assertTrue(missing.err().contains("no such file"), missing.err());
   }
 
   @Test

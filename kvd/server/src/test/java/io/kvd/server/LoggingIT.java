@@ -84,8 +84,16 @@ class LoggingIT {
           operator = event;
         }
       }
-      assertTrue(JSON.readTree(lines.get(0)).get("formattedMessage").asText()
-          .contains("listening on"), lines.get(0));
+      // Start-up lines: a warning that the node runs without a cluster key, then the start line.
+      int warning = -1;
+      int start = -1;
+      for (int i = 0; i < lines.size(); i++) {
+        String message = JSON.readTree(lines.get(i)).get("formattedMessage").asText();
+        warning = warning < 0 && message.contains("no --cluster-key-file") ? i : warning;
+        start = start < 0 && message.contains("listening on") ? i : start;
+      }
+      assertTrue(warning >= 0 && warning < start, kvd.logText());
+      assertEquals("WARN", JSON.readTree(lines.get(warning)).get("level").asText());
       assertTrue(operator != null, kvd.logText());
       assertEquals("io.kvd.operator", operator.get("loggerName").asText());
       assertEquals("INFO", operator.get("level").asText());

@@ -41,7 +41,26 @@ public final class ClientCodec {
      */
     STALE_AFTER_STALL,
     /** From a member whose traffic an operator blocked (a partition injected with kvctl). */
-    BLOCKED
+    BLOCKED,
+    /**
+     * At a node with a cluster key: an internal message (a field from 100 up) without a tag.
+     * See {@link io.kvd.core.auth.PeerAuth}.
+     */
+    MISSING_TAG,
+    /** At a node with a cluster key: a tag that is wrong, or not the datagram's last field. */
+    BAD_TAG,
+    /**
+     * At a node with a cluster key: an admin request without a stamp, or stamped more than 30 s
+     * away from the node's wall clock.
+     */
+    ADMIN_STALE,
+    /** At a node with a cluster key: an admin request whose nonce was accepted before. */
+    ADMIN_REPLAYED,
+    /**
+     * At a node with a cluster key: an admin request refused because the node holds as many
+     * recent nonces as it may (a flood of admin requests); it accepts again as they expire.
+     */
+    ADMIN_NONCES_FULL
   }
 
   /** A datagram that could not be decoded, with the reason it is dropped. */

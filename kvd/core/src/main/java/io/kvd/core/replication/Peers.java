@@ -2,6 +2,7 @@ package io.kvd.core.replication;
 
 import com.google.protobuf.ByteString;
 import io.kvd.core.Outbox;
+import io.kvd.core.auth.PeerAuth;
 import io.kvd.core.cluster.Membership;
 import io.kvd.core.cluster.Ring;
 import io.kvd.core.codec.ClientCodec;
@@ -22,6 +23,8 @@ final class Peers {
   private final int[] scratch;
   private long sent;
   private long sentBytes;
+  /** Tags outgoing messages with the cluster key; none by default. */
+  PeerAuth auth = new PeerAuth();
 
   Peers(Ring ring, Membership membership, Store store, int self, int factor) {
     this.ring = ring;
@@ -77,13 +80,13 @@ final class Peers {
 
   void send(int member, Replica message, Outbox out) {
     ByteString payload = message.toByteString();
-    byte[] datagram = PeerMsg.newBuilder()
+    byte[] datagram = auth.seal(PeerMsg.newBuilder()
         .setMessageID(ByteString.EMPTY)
         .setPayload(payload)
         .setCheckSum(ClientCodec.checksum(ByteString.EMPTY, payload))
         .setReplica(true)
         .build()
-        .toByteArray();
+        .toByteArray());
     sent++;
     sentBytes += datagram.length;
     out.send(ring.member(member), datagram);

@@ -9,6 +9,7 @@ import io.kvd.core.NodeConfig;
 import io.kvd.core.NodeEvents;
 import io.kvd.core.Outbox;
 import io.kvd.core.ReplyCache;
+import io.kvd.core.auth.PeerAuth;
 import io.kvd.core.cluster.Membership;
 import io.kvd.core.cluster.Ring;
 import io.kvd.core.store.Store;
@@ -172,6 +173,11 @@ public final class Replication {
   public void setEvents(NodeEvents value) {
     events = value;
     repair.setEvents(value);
+  }
+
+  /** Tags replication and repair messages with the node's cluster key, if it has one. */
+  public void setAuth(PeerAuth value) {
+    peers.auth = value;
   }
 
   /** Client operations in progress or queued here. */

@@ -68,8 +68,14 @@ public final class StatusMetrics {
   static final String DROPPED = "kvd_dropped_datagrams";
   static final String DROPPED_HELP = "Datagrams dropped, by reason: received ones the node could"
       + " not or would not handle (oversize, malformed, message_id_too_long, bad_checksum,"
-      + " stale_after_stall, blocked), and sent ones (send_backlog: the socket's send backlog was"
-      + " full; blocked_send: an operator blocked the link).";
+      + " stale_after_stall, blocked; with a cluster key, missing_tag and bad_tag: an internal"
+      + " message without a valid tag, admin_stale: an admin request without a stamp or one"
+      + " more than 30 s off, admin_replayed: an admin request's nonce seen before,"
+      + " admin_nonces_full: admin requests beyond the node's cache of recent nonces;"
+      + " source_limit: a client request over its source's budget"
+      + " when the source had had its share of OVERLOAD replies; reply_to_member: a client"
+      + " request whose reply would go to a member), and sent ones (send_backlog: the socket's"
+      + " send backlog was full; blocked_send: an operator blocked the link).";
   static final String INJECTED = "kvd_injected_faults";
   static final String INJECTED_HELP = "Sent datagrams the fault injection lost, duplicated,"
       + " reordered or delayed, and delayed copies dropped because too many waited (overflowed).";
@@ -134,6 +140,17 @@ public final class StatusMetrics {
     counter("repair.tombstonesExpired", "kvd_repair_tombstones_expired",
         "Tombstones of removed keys expired.");
     labelled("faults.blockedSends", DROPPED, DROPPED_HELP, "reason", "blocked_send");
+    labelled("sourceLimits.limitedRequests", "kvd_source_limited_requests", "Client requests"
+        + " refused (answered OVERLOAD, or dropped as reason source_limit) because their source"
+        + " address was over its budget of requests per second (budget=requests) or the address"
+        + " their reply goes to was over its budget of reply bytes per second"
+        + " (budget=reply_bytes).", "budget", "requests");
+    labelled("sourceLimits.limitedReplyBytes", "kvd_source_limited_requests", null, "budget",
+        "reply_bytes");
+    gaugeOf("sourceLimits.tableBytes", "kvd_source_table_bytes", "Heap taken by the table of"
+        + " per-source budgets, fixed at start-up (0 with source limits off).", 1);
+    counter("clientAdmin.refused", "kvd_client_admin_refused", "SHUTDOWN and WIPEOUT requests"
+        + " from clients refused with UNRECOGNIZED_COMMAND because --client-admin is off.");
   }
 
   private StatusMetrics() {

@@ -53,6 +53,11 @@ class StatusMetricsTest {
       assertTrue(text.contains("kvd_store_keys 1.0"), text);
       assertTrue(text.contains("kvd_dropped_datagrams_total{reason=\"send_backlog\"} 0.0"),
           text);
+      for (String reason : new String[] {"missing_tag", "bad_tag", "admin_stale",
+          "admin_replayed", "admin_nonces_full"}) {
+        assertTrue(text.contains("kvd_dropped_datagrams_total{reason=\"" + reason + "\"} 0.0"),
+            "cluster-key drops: " + text);
+      }
       assertTrue(text.contains("kvd_injected_faults_total{fault=\"lost\"} 0.0"), text);
       assertTrue(text.contains("kvd_node_info{address=\"127.0.0.1:" + port
           + "\",version=\"test\"} 1"), text);
