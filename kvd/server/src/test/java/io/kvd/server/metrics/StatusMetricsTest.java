@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvd.client.KvClient;
+import io.kvd.client.RetryPolicy;
 import io.kvd.core.Command;
 import io.kvd.core.Node;
 import io.kvd.core.NodeConfig;
@@ -35,7 +36,10 @@ class StatusMetricsTest {
     Node node = new Node(NodeConfig.defaults(1, 8L << 20, 5));
     int port = KvdProcess.freeUdpPort();
     try (NettyNode server = NettyNode.start(node, "127.0.0.1", port);
-        KvClient client = KvClient.open()) {
+        // One attempt per request, waiting long: the test counts requests exactly, and a resend
+        // after the default 100 ms (a slow first PUT on a loaded machine) would count twice.
+        KvClient client = KvClient.open(RetryPolicy.DEFAULT.withTimeoutMsInitial(10_000)
+            .withRetriesMax(0), 16)) {
       client.put(server.localAddress(), new byte[] {1}, new byte[] {2}, 0).join();
       client.request(server.localAddress(), KVRequest.newBuilder().setCommand(0).build())
           .join();
