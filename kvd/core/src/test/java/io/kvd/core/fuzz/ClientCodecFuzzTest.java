@@ -31,7 +31,7 @@ import org.junit.jupiter.api.AfterAll;
  * the request and reply parsers see arbitrary payloads, which a checksum would otherwise hide from
  * the fuzzer); a datagram is also decoded from a longer buffer and as a PeerMsg, which must agree.
  *
- * <p>Default run: 12 s of fuzzing in its own JVM (kvd.fuzz.seconds, see kvd/core/pom.xml);
+ * <p>Default run: 10 s of fuzzing in its own JVM (kvd.fuzz.seconds, see kvd/core/pom.xml);
  * seeds in src/test/resources/io/kvd/core/fuzz/ClientCodecFuzzTestInputs/datagrams/.
  */
 class ClientCodecFuzzTest {
@@ -44,7 +44,7 @@ class ClientCodecFuzzTest {
       DropReason.MALFORMED, DropReason.MESSAGE_ID_TOO_LONG, DropReason.BAD_CHECKSUM);
   private static final FuzzStats STATS = new FuzzStats("ClientCodecFuzzTest.datagrams");
 
-  @FuzzTest(maxDuration = "12s")
+  @FuzzTest(maxDuration = "10s")
   void datagrams(byte[] data) {
     STATS.onExecution();
     Msg msg = decodeDatagram(data);

@@ -36,14 +36,14 @@ import org.junit.jupiter.api.AfterAll;
  * node may send gossip to itself and to non-members; a replica message claiming the node's own
  * address as its source is answered to itself.
  *
- * <p>Default run: 12 s of fuzzing in its own JVM (kvd.fuzz.seconds, see kvd/core/pom.xml);
+ * <p>Default run: 10 s of fuzzing in its own JVM (kvd.fuzz.seconds, see kvd/core/pom.xml);
  * seeds (written by {@link SeedCorpus}) in
  * src/test/resources/io/kvd/core/fuzz/NodeFuzzTestInputs/messageSequences/.
  */
 class NodeFuzzTest {
   private static final FuzzStats STATS = new FuzzStats("NodeFuzzTest.messageSequences");
 
-  @FuzzTest(maxDuration = "12s")
+  @FuzzTest(maxDuration = "10s")
   void messageSequences(FuzzedDataProvider data) {
     STATS.onExecution();
     new ClusterHarness(data).run();

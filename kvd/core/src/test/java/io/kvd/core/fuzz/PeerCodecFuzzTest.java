@@ -38,7 +38,7 @@ import org.junit.jupiter.api.AfterAll;
  * every payload parser, and wrapped as the payload of a correctly checksummed PeerMsg of each kind
  * (which the checksum would otherwise hide from the fuzzer) and decoded again.
  *
- * <p>Default run: 12 s of fuzzing in its own JVM (kvd.fuzz.seconds, see kvd/core/pom.xml);
+ * <p>Default run: 10 s of fuzzing in its own JVM (kvd.fuzz.seconds, see kvd/core/pom.xml);
  * seeds in src/test/resources/io/kvd/core/fuzz/PeerCodecFuzzTestInputs/peerDatagrams/.
  */
 class PeerCodecFuzzTest {
@@ -53,7 +53,7 @@ class PeerCodecFuzzTest {
       KVRequest.parser(), KVResponse.parser());
   private static final FuzzStats STATS = new FuzzStats("PeerCodecFuzzTest.peerDatagrams");
 
-  @FuzzTest(maxDuration = "12s")
+  @FuzzTest(maxDuration = "10s")
   void peerDatagrams(byte[] data) {
     STATS.onExecution();
     PeerMsg msg = decode(data, null);

@@ -46,10 +46,10 @@ import java.nio.file.Paths;
  * messages, block links, stall and restart). Jazzer starts from these and replays them as
  * regression inputs. Rerun after changing how {@link ClusterHarness} consumes its input:
  * <pre>
- * mvn -B -q -pl kvd/core test-compile
- * java -cp "kvd/core/target/test-classes:kvd/core/target/classes:$(mvn -B -q -pl kvd/core \
- *   dependency:build-classpath -Dmdep.outputFile=/dev/stdout)" io.kvd.core.fuzz.SeedCorpus \
- *   kvd/core/src/test/resources
+ * mvn -B -q -pl kvd/core test-compile dependency:build-classpath \
+ *   -Dmdep.outputFile=target/fuzz-cp.txt
+ * cd kvd/core && java -cp "target/test-classes:target/classes:$(cat target/fuzz-cp.txt)" \
+ *   io.kvd.core.fuzz.SeedCorpus src/test/resources
  * </pre>
  */
 public final class SeedCorpus {
