@@ -22,7 +22,7 @@ locals {
   packages          = concat(["openjdk-17-jre-headless", "curl", "ca-certificates"], local.release_in_s3 ? ["awscli"] : [])
   # kvd's options: the operator's, the cluster key (cloud-init writes it), and the Prometheus
   # endpoint on metrics_port when it is open.
-  kvd_opts = join(" ", compact([var.kvd_opts, "--cluster-key-file /etc/kvd/cluster.key", var.metrics_port > 0 ? "--metrics-port ${var.metrics_port}" : ""]))
+  kvd_opts = join(" ", compact([var.kvd_opts, "--cluster-key-file /etc/kvd/cluster.key", "--client-admin ${var.client_admin}", var.metrics_port > 0 ? "--metrics-port ${var.metrics_port}" : ""]))
 
   # The variables of the two cloud-init templates (cloud-init-node.yaml.tftpl and
   # cloud-init-bench.yaml.tftpl). Every node gets the same user data.

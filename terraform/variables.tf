@@ -186,6 +186,17 @@ variable "kvd_opts" {
   }
 }
 
+variable "client_admin" {
+  description = "kvd --client-admin on every node: \"off\" (the default) refuses SHUTDOWN and WIPEOUT from the client protocol, so only kvctl with the cluster key can stop or wipe a node (over the authenticated admin path); \"open\" honours them from any client, as course test harnesses need."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = can(regex("^(open|off)$", var.client_admin))
+    error_message = "client_admin: open or off."
+  }
+}
+
 variable "metrics_port" {
   description = "TCP port of kvd's Prometheus endpoint (kvd --metrics-port, added to every node's options), opened to operator_cidr only. 0 turns the endpoint off and opens nothing."
   type        = number

@@ -108,12 +108,14 @@ class CloudInitTest {
     locals.put("packages", list);
 
     assertEquals("join(\" \", compact([var.kvd_opts, \"" + KEY_OPTION + "\","
+        + " \"--client-admin ${var.client_admin}\","
         + " var.metrics_port > 0 ? \"--metrics-port ${var.metrics_port}\" : \"\"]))",
         expr(src.get("kvd_opts")));
     String opts = (String) vars.get("kvd_opts");
+    String clientAdmin = "--client-admin " + vars.get("client_admin");
     int metricsPort = ((BigDecimal) vars.get("metrics_port")).intValueExact();
     String metrics = metricsPort > 0 ? "--metrics-port " + metricsPort : "";
-    locals.put("kvd_opts", String.join(" ", Stream.of(opts, KEY_OPTION, metrics)
+    locals.put("kvd_opts", String.join(" ", Stream.of(opts, KEY_OPTION, clientAdmin, metrics)
         .filter(o -> !o.isEmpty()).toList()));
     return locals;
   }
@@ -267,7 +269,7 @@ class CloudInitTest {
     assertEquals("10.7.3.10:43100\n10.7.3.11:43100\n10.7.3.12:43100\n",
         files.get("/etc/kvd/servers.txt"));
     assertEquals(Map.of("KVD_PORT", "43100", "KVD_HEAP", "64m", "KVD_OPTS",
-        KEY_OPTION + " --metrics-port 9404"), envFile(files.get("/etc/kvd/kvd.env")));
+        KEY_OPTION + " --client-admin off --metrics-port 9404"), envFile(files.get("/etc/kvd/kvd.env")));
     assertEquals(CLUSTER_KEY + "\n", files.get("/etc/kvd/cluster.key"), "the key, as kvd reads");
     JsonNode keyFile = writeFile(config, "/etc/kvd/cluster.key");
     assertEquals("0600", keyFile.path("permissions").asText(), "for its owner only");
@@ -327,18 +329,19 @@ class CloudInitTest {
   void portHeapAndOptionsReachTheNodes() throws IOException {
     JsonNode config = cloudConfig(renderNode(Map.of("node_count", 2, "release_url", HTTPS_URL,
         "kvd_port", 45000, "kvd_heap", "128m", "kvd_opts", "--log-level WARN",
-        "metrics_port", 9500)));
+        "metrics_port", 9500, "client_admin", "open")));
     Map<String, String> files = files(config);
     String subnet = (String) tfvars(Map.of()).get("subnet_cidr");
     assertEquals(Cidr.host(subnet, 10) + ":45000\n" + Cidr.host(subnet, 11) + ":45000\n",
         files.get("/etc/kvd/servers.txt"));
     assertEquals(Map.of("KVD_PORT", "45000", "KVD_HEAP", "128m", "KVD_OPTS",
-        "--log-level WARN " + KEY_OPTION + " --metrics-port 9500"),
+        "--log-level WARN " + KEY_OPTION + " --client-admin open --metrics-port 9500"),
         envFile(files.get("/etc/kvd/kvd.env")));
     JsonNode closed = cloudConfig(renderNode(Map.of("node_count", 1, "release_url", HTTPS_URL,
         "metrics_port", 0)));
-    assertEquals(KEY_OPTION, envFile(files(closed).get("/etc/kvd/kvd.env")).get("KVD_OPTS"),
-        "the key option always, the metrics option only with a port");
+    assertEquals(KEY_OPTION + " --client-admin off",
+        envFile(files(closed).get("/etc/kvd/kvd.env")).get("KVD_OPTS"),
+        "the key and client admin options always, the metrics option only with a port");
   }
 
   @Test

@@ -91,6 +91,8 @@ class TerraformModuleTest {
     }
     assertTrue(expr(locals.get("kvd_opts")).contains("--cluster-key-file /etc/kvd/cluster.key"),
         expr(locals.get("kvd_opts")));
+    assertTrue(expr(locals.get("kvd_opts")).contains("\"--client-admin ${var.client_admin}\""),
+        "SHUTDOWN and WIPEOUT only over the keyed admin path: " + expr(locals.get("kvd_opts")));
   }
 
   // ---- variables ----
@@ -106,6 +108,7 @@ class TerraformModuleTest {
     DEFAULTS.put("ami_ssm_parameter", "/aws/service/debian/release/12/latest/amd64");
     DEFAULTS.put("kvd_opts", "");
     DEFAULTS.put("metrics_port", 9404);
+    DEFAULTS.put("client_admin", "off");
     DEFAULTS.put("ssh_user", "admin");
   }
 
@@ -215,6 +218,9 @@ class TerraformModuleTest {
     assertFalse(valid("kvd_heap", "64"));
     assertFalse(valid("kvd_heap", "64mb"));
     assertTrue(valid("kvd_opts", "--metrics-port 9404"));
+    assertTrue(valid("client_admin", "open"));
+    assertFalse(valid("client_admin", "on"));
+    assertFalse(valid("client_admin", "off --x"));
     assertFalse(valid("kvd_opts", "--x\nKVD_PORT=1"), "a newline would add a line to kvd.env");
     assertFalse(valid("kvd_opts", "$(reboot)"));
     assertTrue(valid("metrics_port", 0));

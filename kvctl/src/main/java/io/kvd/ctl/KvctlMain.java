@@ -84,7 +84,10 @@ import picocli.CommandLine.ScopeType;
         "Cluster key: --cluster-key-file, else KVD_CLUSTER_KEY_FILE, else cluster.key beside"
             + " --servers-file when it exists (where kvd cluster writes it), else none. Admin"
             + " commands (members, ring, locate, stats, top, fault) need the cluster's key when"
-            + " its nodes have one; data commands, ping, pid and shutdown never do."})
+            + " its nodes have one; data commands, ping and pid never do. With a key, shutdown and"
+            + " wipeout go over the authenticated admin path (as they must to a node run with"
+            + " --client-admin off); without one, over the client protocol, then the admin path"
+            + " if the node refuses them from clients."})
 public final class KvctlMain implements Callable<Integer> {
   /** The first attempt's timeout by default, in ms; each retry doubles it. */
   public static final long TIMEOUT_MS_DEFAULT = 200;

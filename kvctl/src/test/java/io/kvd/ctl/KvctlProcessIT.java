@@ -3,6 +3,7 @@ package io.kvd.ctl;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.kvd.client.ClusterKeyFile;
 import io.kvd.testkit.KvdProcess;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -11,17 +12,21 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.IntPredicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Proves the kvctl commands that end or freeze processes, on real kvd processes: shutdown stops
  * a node (exit 0, the process exits 0), suspend freezes one named by HOST:PORT (its /proc state
  * becomes T, stopped) so that it no longer answers, resume brings it back, and suspend refuses a
- * process that is not kvd. How: single kvd processes started through bin/kvd; kvctl in-process.
+ * process that is not kvd; and with kvd --client-admin off, shutdown and wipeout go over the
+ * authenticated admin path with the cluster key, are refused with exit 6 without it (the node
+ * keeps running and its data), and fall back to the admin path at a node without a key. How: single kvd processes started through bin/kvd; kvctl in-process.
  */
 @Timeout(60)
 class KvctlProcessIT {
@@ -95,6 +100,40 @@ class KvctlProcessIT {
       assertTrue(state(sleeper.pid()) != 'T', "left alone");
     } finally {
       sleeper.destroyForcibly();
+    }
+  }
+
+  @Test
+  void withClientAdminOffShutdownAndWipeoutTakeTheAdminPathWithTheKey(@TempDir Path dir)
+      throws Exception {
+    Path key = dir.resolve("cluster.key");
+    ClusterKeyFile.write(key, ClusterKeyFile.generate(new SecureRandom()), "test");
+    try (KvdProcess kvd = KvdProcess.start("--client-admin", "off", "--cluster-key-file",
+        key.toString())) {
+      String node = name(kvd);
+      assertEquals(Exit.OK, run("--node", node, "put", "k", "v"), "data needs no key");
+      assertEquals(Exit.AUTH, run("--timeout-ms", "50", "--retries", "1", "wipeout", node,
+          "--yes"), "refused from clients, and the admin path needs the key");
+      assertEquals(Exit.OK, run("--node", node, "get", "k"), "kept");
+      assertEquals(Exit.AUTH, run("--timeout-ms", "50", "--retries", "1", "shutdown", node));
+      assertEquals(-1, kvd.awaitExit(Duration.ofMillis(300)), "still running");
+
+      assertEquals(Exit.OK, run("--cluster-key-file", key.toString(), "wipeout", node, "--yes"));
+      assertEquals(Exit.NOT_FOUND, run("--node", node, "get", "k"), "wiped");
+      assertEquals(Exit.OK, run("--cluster-key-file", key.toString(), "shutdown", node));
+      assertEquals(0, kvd.awaitExit(Duration.ofSeconds(5)), "kvd exited with status 0");
+    }
+  }
+
+  @Test
+  void withClientAdminOffAndNoKeyKvctlFallsBackToTheAdminPath() throws Exception {
+    try (KvdProcess kvd = KvdProcess.start("--client-admin", "off")) {
+      String node = name(kvd);
+      assertEquals(Exit.OK, run("--node", node, "put", "k", "v"));
+      assertEquals(Exit.OK, run("wipeout", node, "--yes"));
+      assertEquals(Exit.NOT_FOUND, run("--node", node, "get", "k"), "wiped");
+      assertEquals(Exit.OK, run("shutdown", node));
+      assertEquals(0, kvd.awaitExit(Duration.ofSeconds(5)));
     }
   }
 }

@@ -14,8 +14,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /**
- * SHUTDOWN. Sent once (a node that executed it cannot answer a retry); when no acknowledgement
- * arrives, an IS_ALIVE tells whether the node is gone.
+ * SHUTDOWN, over the admin path with a cluster key (retried: a node either exits or answers) or
+ * the client protocol without one (sent once: a node that executed it cannot answer a retry;
+ * then the admin path if the node refuses it from clients); when no acknowledgement arrives, an
+ * IS_ALIVE tells whether the node is gone.
  */
 @Command(name = "shutdown", description = {"Stop nodes at once (SHUTDOWN), as a crash would.",
     "Exit 3 when a node is still alive afterwards."})
@@ -32,7 +34,7 @@ public final class ShutdownCommand extends KvctlCommand {
     for (String text : named) {
       InetSocketAddress node = KvctlMain.parseNode(text);
       String name = KvctlMain.name(node);
-      boolean acked = await(client().shutdown(node), name);
+      boolean acked = await(client().operatorShutdown(node), name);
       String result = "stopped";
       if (!acked) {
         boolean stillAlive = client().isAlive(node).handle((ok, error) -> error == null).join();

@@ -45,7 +45,7 @@ public final class WipeoutCommand extends KvctlCommand {
     List<Map<String, Object>> json = new ArrayList<>();
     for (InetSocketAddress target : targets) {
       String name = KvctlMain.name(target);
-      await(client().wipeout(target), "wipeout " + name);
+      await(client().operatorWipeout(target), "wipeout " + name);
       table.row(name, "wiped");
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("node", name);

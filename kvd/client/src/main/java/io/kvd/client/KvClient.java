@@ -228,6 +228,71 @@ public final class KvClient implements AutoCloseable {
         .handle((reply, error) -> error == null && reply.getErrCode() == ErrorCode.SUCCESS);
   }
 
+  /**
+   * An operator's SHUTDOWN, the way the node accepts it: over the authenticated admin path when
+   * this client has a cluster key; else over the client protocol, then the admin path if the
+   * node refuses SHUTDOWN from clients (kvd --client-admin off answers UNRECOGNIZED_COMMAND).
+   * Completes as {@link #shutdown}: true when acknowledged. Admin-path attempts are retried (a
+   * node either exits or answers); an admin request the node refuses fails the future.
+   */
+  public CompletableFuture<Boolean> operatorShutdown(InetSocketAddress node) {
+    if (clusterKey != null) {
+      return adminShutdown(node);
+    }
+    KVRequest request = KVRequest.newBuilder().setCommand(Command.SHUTDOWN).build();
+    return request(node, null, request, policy.withRetriesMax(0)).handle((reply, error) -> {
+      if (error == null && reply.getErrCode() == ErrorCode.UNRECOGNIZED_COMMAND) {
+        return adminShutdown(node);
+      }
+      return CompletableFuture.completedFuture(
+          error == null && reply.getErrCode() == ErrorCode.SUCCESS);
+    }).thenCompose(f -> f);
+  }
+
+  private CompletableFuture<Boolean> adminShutdown(InetSocketAddress node) {
+    return admin(node, AdminRequest.newBuilder().setKind(AdminRequest.Kind.SHUTDOWN).build())
+        .handle((reply, error) -> {
+          if (error instanceof java.util.concurrent.CompletionException) {
+            error = error.getCause();
+          }
+          if (error instanceof KvAuthException auth) {
+            throw auth;
+          }
+          if (error == null && reply.getErrCode() != 0) {
+            throw new KvException("SHUTDOWN refused by the node: " + reply.getError());
+          }
+          return error == null;
+        });
+  }
+
+  /**
+   * An operator's WIPEOUT, the way the node accepts it (see {@link #operatorShutdown}). Over the
+   * admin path every attempt carries one messageID, so a retried WIPEOUT wipes once.
+   */
+  public CompletableFuture<Void> operatorWipeout(InetSocketAddress node) {
+    if (clusterKey != null) {
+      return adminWipeout(node);
+    }
+    return request(node, KVRequest.newBuilder().setCommand(Command.WIPEOUT).build())
+        .thenCompose(reply -> {
+          if (reply.getErrCode() == ErrorCode.UNRECOGNIZED_COMMAND) {
+            return adminWipeout(node);
+          }
+          expect(reply, "WIPEOUT", ErrorCode.SUCCESS);
+          return CompletableFuture.completedFuture(null);
+        });
+  }
+
+  private CompletableFuture<Void> adminWipeout(InetSocketAddress node) {
+    return admin(node, AdminRequest.newBuilder().setKind(AdminRequest.Kind.WIPEOUT).build())
+        .thenApply(reply -> {
+          if (reply.getErrCode() != 0) {
+            throw new KvException("WIPEOUT refused by the node: " + reply.getError());
+          }
+          return null;
+        });
+  }
+
   private CompletableFuture<KVResponse> simple(InetSocketAddress node, int command, String name) {
     return request(node, KVRequest.newBuilder().setCommand(command).build()).thenApply(reply -> {
       expect(reply, name, ErrorCode.SUCCESS);

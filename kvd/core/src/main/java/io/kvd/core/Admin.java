@@ -132,7 +132,7 @@ final class Admin {
     if (refusal != null) {
       reply = AdminReply.newBuilder().setErrCode(1).setError(refusal).build();
     } else {
-      apply(from, request, nowMs, out);
+      apply(from, msg.getMessageID(), request, nowMs, out);
       reply = status(nowMs);
     }
     ByteString payload = reply.toByteString();
@@ -143,6 +143,9 @@ final class Admin {
         .setAdmin(true)
         .build()
         .toByteArray()));
+    if (refusal == null && request.getKind() == AdminRequest.Kind.SHUTDOWN) {
+      out.shutdown(); // after the reply, which the shell sends before it exits
+    }
   }
 
   /** Why {@code request} cannot be done, or null. */
@@ -194,8 +197,16 @@ final class Admin {
     return value >= 0 && value <= 100;
   }
 
-  private void apply(long from, AdminRequest request, long nowMs, Outbox out) {
+  private void apply(long from, ByteString id, AdminRequest request, long nowMs, Outbox out) {
     switch (request.getKind()) {
+      case SHUTDOWN:
+        events.adminCommand(from, "SHUTDOWN", nowMs);
+        break;
+      case WIPEOUT:
+        if (node.wipeOnce(from, id, nowMs)) {
+          events.adminCommand(from, "WIPEOUT", nowMs);
+        }
+        break;
       case FAULT_SET:
         faults = request.getFaults();
         faultsUntilMs = nowMs + request.getExpiryMs();

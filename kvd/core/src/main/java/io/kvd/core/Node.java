@@ -252,6 +252,13 @@ public final class Node {
       return;
     }
     if (msg.getAdmin()) {
+      if (ring.indexOf(from) >= 0) {
+        // Members send no admin requests; one "from" a member is spoofed, or is a member's admin
+        // reply (which parses as a STATUS request without a key): answering it would set two
+        // members trading replies.
+        stats.onReplyToMemberDropped();
+        return;
+      }
       admin.onRequest(from, msg, nowMs, out);
       return;
     }
@@ -372,13 +379,19 @@ public final class Node {
   private void onReplica(long from, PeerMsg msg, long nowMs, Outbox out) {
     int member = ring.indexOf(from);
     stats.onReplicaReceived();
+    if (!fromOtherMember(from)) {
+      stats.onDrop(DropReason.NOT_A_MEMBER);
+      return;
+    }
     Replica replica;
     try {
-      replica = member < 0 ? null : Replica.parseFrom(msg.getPayload());
+      replica = Replica.parseFrom(msg.getPayload());
     } catch (InvalidProtocolBufferException e) {
       replica = null;
     }
-    if (replica == null) {
+    if (replica == null || replica.getStamp() < 0) {
+      // Stamps are (counter << 16) | writer, below 2^63 (the counter cannot reach 2^47), and
+      // compared signed; a fixed64 at or above 2^63 is forged or corrupt.
       stats.onDrop(DropReason.MALFORMED);
       return;
     }
@@ -413,6 +426,10 @@ public final class Node {
   }
 
   private void onGossip(long from, PeerMsg msg, long nowMs, Outbox out) {
+    if (!fromOtherMember(from)) {
+      stats.onDrop(DropReason.NOT_A_MEMBER);
+      return;
+    }
     Gossip gossip;
     try {
       gossip = Gossip.parseFrom(msg.getPayload());
@@ -431,6 +448,12 @@ public final class Node {
       replication.onDeclaredDead(nowMs);
       stats.onForgotten();
     }
+  }
+
+  /** Whether {@code from} is the address of a member of the cluster other than this node. */
+  private boolean fromOtherMember(long from) {
+    int member = ring.indexOf(from);
+    return member >= 0 && member != membership.selfIndex();
   }
 
   private void sendGossip(long to, Gossip gossip) {
@@ -486,11 +509,33 @@ public final class Node {
     if (answeredFromCache(from, id, out) || !reserveReply(from, id, nowMs, out)) {
       return;
     }
+    wipe(nowMs);
+    remember(from, id, ErrorCode.SUCCESS, nowMs, out);
+  }
+
+  /**
+   * An admin WIPEOUT: wipes unless request {@code id} from {@code from} was done before (the
+   * reply cache remembers it, as for a client's WIPEOUT, when it has room). True when it wiped.
+   */
+  boolean wipeOnce(long from, ByteString id, long nowMs) {
+    boolean remembered = id.size() <= NodeConfig.MESSAGE_ID_LENGTH_MAX;
+    if (remembered && replies.lookup(from, ReplyCache.idHigh(id), ReplyCache.idLow(id),
+        id.size()) != ReplyCache.MISS) {
+      return false;
+    }
+    wipe(nowMs);
+    if (remembered && replies.hasRoom(nowMs)) {
+      replies.insert(from, ReplyCache.idHigh(id), ReplyCache.idLow(id), id.size(),
+          ErrorCode.SUCCESS, nowMs);
+    }
+    return true;
+  }
+
+  private void wipe(long nowMs) {
     // This node only. It no longer vouches for any key until repair has caught it up, which
     // refills it from the other replicas unless they are wiped too.
     store.clear();
     replication.onWiped(nowMs, WIPE_QUIET_MS);
-    remember(from, id, ErrorCode.SUCCESS, nowMs, out);
   }
 
   private void onShutdown(long from, ByteString id, Outbox out) {

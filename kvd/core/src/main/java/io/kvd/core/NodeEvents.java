@@ -68,6 +68,13 @@ public interface NodeEvents {
   default void faultsCleared(long requester, boolean expired, long nowMs) {
   }
 
+  /**
+   * An operator's admin request {@code command} (SHUTDOWN or WIPEOUT) from {@code requester}:
+   * the node is about to exit, or has just deleted its keys.
+   */
+  default void adminCommand(long requester, String command, long nowMs) {
+  }
+
   /** An operator blocked the traffic between this node and {@code peers} for {@code expiryMs}. */
   default void linksBlocked(long requester, long[] peers, long expiryMs, long nowMs) {
   }

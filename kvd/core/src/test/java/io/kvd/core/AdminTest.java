@@ -32,7 +32,10 @@ import org.junit.jupiter.api.Test;
  * included); FAULT_SET hands the faults to the host's transport and takes them back at their
  * expiry; BLOCK drops traffic in both directions with the blocked members only, counted, until
  * its expiry or UNBLOCK; and requests out of bounds (percentages, delays, expiries, members) are
- * refused with a reason and change nothing. How: a Node of a 3-member cluster is stepped with
+ * refused with a reason and change nothing; SHUTDOWN answers, then asks the host to exit;
+ * WIPEOUT deletes the node's keys once per request however often it is retried; and admin
+ * requests claiming a member's address, gossip from strangers or from the node's own address,
+ * and a PING_REQ naming the node itself are dropped unanswered. How: a Node of a 3-member cluster is stepped with
  * explicit nowMs and a recording outbox.
  */
 class AdminTest {
@@ -53,8 +56,11 @@ class AdminTest {
       sent.add(datagram);
     }
 
+    int shutdowns;
+
     @Override
     public void shutdown() {
+      shutdowns++;
     }
 
     @Override
@@ -71,7 +77,10 @@ class AdminTest {
   private int nextId;
 
   private AdminReply admin(AdminRequest request) {
-    ByteString id = ByteString.copyFrom(new byte[] {1, 2, 3, (byte) nextId++});
+    return admin(ByteString.copyFrom(new byte[] {1, 2, 3, (byte) nextId++}), request);
+  }
+
+  private AdminReply admin(ByteString id, AdminRequest request) {
     ByteString payload = request.toByteString();
     byte[] datagram = PeerMsg.newBuilder().setMessageID(id).setPayload(payload)
         .setCheckSum(ClientCodec.checksum(id, payload)).setAdmin(true).build().toByteArray();
@@ -263,5 +272,73 @@ class AdminTest {
     assertNotNull(admin(AdminRequest.newBuilder().setKind(AdminRequest.Kind.UNBLOCK).build()));
     gossipFrom(PEER_B);
     assertEquals(2, node.stats().dropped(DropReason.BLOCKED), "UNBLOCK without peers opens all");
+  }
+
+  private static AdminRequest kind(AdminRequest.Kind kind) {
+    return AdminRequest.newBuilder().setKind(kind).build();
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void shutdownAnswersThenAsksTheHostToExit() {
+    AdminReply reply = admin(kind(AdminRequest.Kind.SHUTDOWN));
+    assertEquals(0, reply.getErrCode());
+    assertEquals(1, out.shutdowns, "after the reply (admin() saw the reply sent)");
+    admin(status());
+    assertEquals(1, out.shutdowns, "STATUS does not");
+  }
+
+  @Test
+  void wipeoutWipesOncePerRequestHoweverOftenRetried() {
+    node.store().put(bytes("a"), bytes("1"), 0, 1, 0, 1L << 16);
+    ByteString id = ByteString.copyFromUtf8("wipe-1");
+    assertEquals(0, admin(id, kind(AdminRequest.Kind.WIPEOUT)).getErrCode());
+    assertEquals(0, node.store().size(), "wiped");
+    assertEquals(0, out.shutdowns);
+
+    // A key written after the wipe survives a retry of the same request (same messageID)...
+    node.store().put(bytes("b"), bytes("2"), 0, 1, 0, 2L << 16);
+    assertEquals(0, admin(id, kind(AdminRequest.Kind.WIPEOUT)).getErrCode(), "answered again");
+    assertEquals(1, node.store().size(), "not wiped twice");
+    // ...and a new request wipes it.
+    assertEquals(0, admin(ByteString.copyFromUtf8("wipe-2"), kind(AdminRequest.Kind.WIPEOUT))
+        .getErrCode());
+    assertEquals(0, node.store().size());
+  }
+
+  @Test
+  void adminRequestsFromMembersAndGossipFromStrangersOrSelfAreDropped() {
+    node.onTick(nowMs, out);
+    int before = out.sent.size();
+    for (long member : new long[] {SELF, PEER_B}) {
+      ByteString payload = kind(AdminRequest.Kind.WIPEOUT).toByteString();
+      byte[] datagram = PeerMsg.newBuilder().setMessageID(ByteString.EMPTY).setPayload(payload)
+          .setCheckSum(ClientCodec.checksum(ByteString.EMPTY, payload)).setAdmin(true).build()
+          .toByteArray();
+      node.store().put(bytes("kept"), bytes("1"), 0, 1, 0, 1L << 16);
+      node.onDatagram(member, datagram, datagram.length, nowMs, out);
+      assertEquals(1, node.store().size(), "an admin request claiming a member is not done");
+    }
+    assertEquals(2, node.stats().replyToMemberDropped());
+
+    gossipFrom(KVCTL);
+    gossipFrom(SELF);
+    assertEquals(2, node.stats().dropped(DropReason.NOT_A_MEMBER));
+    assertEquals(before, out.sent.size(), "nothing answered");
+
+    // A PING_REQ from B naming this node (or B itself) is not relayed; one naming C is.
+    for (long target : new long[] {SELF, PEER_B, PEER_C}) {
+      ByteString payload = Gossip.newBuilder().setKind(Gossip.Kind.PING_REQ).setFrom(PEER_B).setSequence(
+          nextId++).setTarget(target).build().toByteString();
+      byte[] datagram = PeerMsg.newBuilder().setMessageID(ByteString.EMPTY).setPayload(payload)
+          .setCheckSum(ClientCodec.checksum(ByteString.EMPTY, payload)).setGossip(true).build()
+          .toByteArray();
+      node.onDatagram(PEER_B, datagram, datagram.length, nowMs, out);
+    }
+    assertEquals(before + 1, out.sent.size(), "one relayed PING");
+    assertEquals(PEER_C, out.to.get(before)[0]);
   }
 }

@@ -804,8 +804,10 @@ class NodeTest {
     for (DropReason reason : DropReason.values()) {
       // Stalls matter only in a cluster (see staleRequestsAfterAStallAreDropped), and blocked
       // links only there too, once an operator blocks them (see AdminTest); tags and admin
-      // stamps only at a node with a cluster key (see io.kvd.core.auth.KeyedNodeTest).
+      // stamps only at a node with a cluster key (see io.kvd.core.auth.KeyedNodeTest); internal
+      // messages from non-members only where there are members (see AdminTest).
       if (reason != DropReason.STALE_AFTER_STALL && reason != DropReason.BLOCKED
+          && reason != DropReason.NOT_A_MEMBER
           && !io.kvd.core.auth.PeerAuth.DROP_REASONS.contains(reason)) {
         assertTrue(stats.dropped(reason) > 0, reason + " never seen, " + context);
       }

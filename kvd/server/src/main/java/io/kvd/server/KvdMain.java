@@ -223,7 +223,9 @@ public final class KvdMain implements Callable<Integer> {
     LogSetup.configure(logLevel, logJson);
     Logger log = LoggerFactory.getLogger(LogSetup.SERVER);
     log.info("kvd clients: {}", ClientOptions.describe(config.clientLimits()));
-    Node node = cluster == null ? new Node(config) : new Node(config, cluster);
+    // Alone, the node still knows its own address: a request spoofed from it is dropped
+    // (reply_to_member) rather than answered to itself, where the reply would read as a request.
+    Node node = new Node(config, cluster != null ? cluster : ClusterConfig.alone(selfAddress));
     node.setClusterKey(clusterKey);
     if (clusterKey == null) {
       log.warn("kvd runs open (no --cluster-key-file): internal messages are not"

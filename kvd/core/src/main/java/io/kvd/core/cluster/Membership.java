@@ -262,8 +262,11 @@ public final class Membership {
         slot = i;
       }
     }
-    if (slot < 0 || ring.indexOf(gossip.getTarget()) < 0) {
-      return; // Too many relays in progress, or an unknown target: the requester copes.
+    int target = ring.indexOf(gossip.getTarget());
+    if (slot < 0 || target < 0 || target == self || gossip.getTarget() == from) {
+      // Too many relays in progress, or a target that is unknown, this node or the requester
+      // itself: the requester copes.
+      return;
     }
     long seq = ++sequence;
     relaySequence[slot] = seq;

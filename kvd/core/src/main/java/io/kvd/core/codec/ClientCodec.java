@@ -60,7 +60,13 @@ public final class ClientCodec {
      * At a node with a cluster key: an admin request refused because the node holds as many
      * recent nonces as it may (a flood of admin requests); it accepts again as they expire.
      */
-    ADMIN_NONCES_FULL
+    ADMIN_NONCES_FULL,
+    /**
+     * Gossip or a replication message from an address that is not another member of the
+     * cluster (a stranger's, or the node's own): answering it would send internal traffic to a
+     * stranger, or to the node itself in a loop.
+     */
+    NOT_A_MEMBER
   }
 
   /** A datagram that could not be decoded, with the reason it is dropped. */

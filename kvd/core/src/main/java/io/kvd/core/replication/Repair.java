@@ -732,8 +732,9 @@ public final class Repair {
 
   /** A record from the network: well-formed for {@code key}, or it is dropped. */
   static boolean validRecord(byte[] key, byte[] record) {
+    // A stamp at or above 2^63 (negative here) is refused, as Node refuses it in a message.
     if (record.length < 1 || (record[0] & 0xFF) != key.length
-        || record.length < Store.valueOffset(record)
+        || record.length < Store.valueOffset(record) || Store.stamp(record) < 0
         || record.length - Store.valueOffset(record) > io.kvd.core.NodeConfig.VALUE_LENGTH_MAX
         || !Arrays.equals(record, 1, 1 + key.length, key, 0, key.length)) {
       return false;

@@ -624,7 +624,7 @@ public final class Replication {
     Replica.Builder reply = Replica.newBuilder().setKind(Replica.Kind.READ_REPLY)
         .setOp(message.getOp()).setStamp(stamp)
         .setReady(repair.readyFor(Peers.tokenOf(key)));
-    if (stamp > message.getStamp()) {
+    if (local != null && stamp > message.getStamp()) {
       reply.setRecord(ByteString.copyFrom(local));
     }
     if (message.hasClient() && message.getClientMessageId().size()

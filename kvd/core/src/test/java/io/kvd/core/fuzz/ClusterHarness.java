@@ -107,8 +107,6 @@ final class ClusterHarness {
   static final long REPLY_RETENTION_MS = 2_000;
   private static final byte[] FILL = new byte[NodeConfig.VALUE_LENGTH_MAX + 8];
   static final boolean TRACE = Boolean.getBoolean("kvd.fuzz.trace");
-  /** Deliver the datagrams of known, unfixed crashes too ({@link #knownCrash}). */
-  static final boolean DELIVER_KNOWN_CRASHES = Boolean.getBoolean("kvd.fuzz.knownCrashes");
 
   static {
     for (int i = 0; i < FILL.length; i++) {
@@ -116,14 +114,8 @@ final class ClusterHarness {
     }
   }
 
-  // What is counted over all runs rather than failed (see checkSent, NodeOutbox and knownCrash),
-  // printed by NodeFuzzTest at the end.
-  static long gossipToSelf;
-  static long gossipToOthers;
-  static long replicaToSelf;
+  /** Admin replies sent over all runs, printed by NodeFuzzTest at the end. */
   static long adminReplies;
-  static long adminRepliesToMembers;
-  static long knownCrashesSkipped;
 
   /** A datagram from {@code from} to {@code to}. */
   private record Packet(long from, long to, byte[] datagram) {
@@ -531,11 +523,6 @@ final class ClusterHarness {
   }
 
   private void deliver(int node, long from, byte[] datagram) {
-    if (!DELIVER_KNOWN_CRASHES && knownCrash(node, datagram)) {
-      knownCrashesSkipped++;
-      trace("not delivered to node %d: a known crash (READ with a stamp of 2^63 or more)", node);
-      return;
-    }
     delivered[node]++;
     nodes[node].onDatagram(from, datagram, datagram.length, nowMs, outboxes[node]);
     afterCall(node);
@@ -550,36 +537,6 @@ final class ClusterHarness {
   private void tick(int i) {
     nodes[i].onTick(nowMs, outboxes[i]);
     afterCall(i);
-  }
-
-  /**
-   * Whether {@code datagram} would crash the node with a bug that fuzzing found and that is not
-   * fixed yet, so that the default run goes on finding others: a replica READ whose stamp (a
-   * fixed64, unsigned everywhere else) is 2^63 or more, for a key the node does not hold.
-   * Replication.onRead compares it signed ({@code stamp > message.getStamp()} with stamp 0), so
-   * it copies the absent record: NullPointerException from ByteString.copyFrom(null), thrown out
-   * of Node.onDatagram (the Netty shell then halts the process). -Dkvd.fuzz.knownCrashes=true
-   * delivers them anyway, to check a fix.
-   */
-  private boolean knownCrash(int node, byte[] datagram) {
-    PeerMsg msg;
-    try {
-      msg = ClientCodec.decodePeerMsg(datagram, datagram.length, MAX, ID_MAX);
-    } catch (DecodeException e) {
-      return false;
-    }
-    if (!msg.getReplica() || msg.getAdmin() || msg.getGossip()) {
-      return false;
-    }
-    try {
-      Replica replica = Replica.parseFrom(msg.getPayload());
-      int keyLength = replica.getKey().size();
-      return replica.getKind() == Replica.Kind.READ && replica.getStamp() < 0
-          && keyLength >= 1 && keyLength <= NodeConfig.KEY_LENGTH_MAX
-          && nodes[node].store().get(replica.getKey().toByteArray()) == null;
-    } catch (InvalidProtocolBufferException e) {
-      return false;
-    }
   }
 
   /** A node that asked its host to exit (SHUTDOWN) is restarted, as systemd would. */
@@ -616,11 +573,8 @@ final class ClusterHarness {
       }
       history.add(packet);
       if (adminReply) {
-        // An admin reply goes to the requester and is not fed back into a node: a member that
-        // gets one takes it for a STATUS request and answers in kind, forever (see the report
-        // in NodeFuzzTest). Replays and mutations still deliver it.
+        // An admin reply goes to the requester, never a member (checkSent).
         adminReplies++;
-        adminRepliesToMembers += memberIndex(address) >= 0 ? 1 : 0;
       } else if (memberIndex(address) >= 0) {
         if (pending.size() == PENDING_MAX) {
           pending.remove(0);
@@ -662,18 +616,21 @@ final class ClusterHarness {
     try {
       if (msg.getGossip()) {
         Gossip.parseFrom(msg.getPayload());
-        // Membership answers a PING from anyone, and a PING_REQ may name any member as the
-        // target, this one included: gossip may go anywhere. Counted, not refused.
-        gossipToSelf += toSelf ? 1 : 0;
-        gossipToOthers += toMember ? 0 : 1;
+        // Gossip from strangers or claiming this node's address is dropped, and a PING_REQ
+        // naming this node is not relayed: gossip goes to other members only.
+        require(toMember && !toSelf, "node %d sent gossip to %s", node, Addresses.toString(to));
       } else if (msg.getReplica()) {
         Replica.parseFrom(msg.getPayload());
-        // Replication answers the member a message came from, which may be this one's own
-        // address when a datagram claims to come from it.
-        require(toMember, "node %d sent a replica message to %s", node, Addresses.toString(to));
-        replicaToSelf += toSelf ? 1 : 0;
+        // Replication answers the member a message came from; one claiming this node's own
+        // address is dropped.
+        require(toMember && !toSelf, "node %d sent a replica message to %s", node,
+            Addresses.toString(to));
       } else if (msg.getAdmin()) {
         AdminReply reply = AdminReply.parseFrom(msg.getPayload());
+        // A member would take an admin reply for a STATUS request (without a key) and answer in
+        // kind: admin requests from members' addresses are dropped, so no reply goes to one.
+        require(!toMember, "node %d sent an admin reply to member %s", node,
+            Addresses.toString(to));
         require(reply.getErrCode() == 0 || reply.getErrCode() == 1,
             "node %d sent an admin reply with errCode %d", node, reply.getErrCode());
       } else if (msg.hasClientAddress()) {

@@ -253,17 +253,16 @@ public final class SeedCorpus {
         .restart(1)
         .run(20)
         .toByteArray());
-    // An admin request that claims to come from a member: the reply goes to that member, which
-    // would take it for a STATUS request and answer in kind, forever (see NodeFuzzTest).
+    // An admin request that claims to come from a member: it must be dropped, or the reply would
+    // go to that member, which would take it for a STATUS request and answer in kind, forever.
     write(dir, "cluster-admin-from-member", new NodeSeed(2)
         .run(5)
         .adminFrom(0, 5, AdminRequest.Kind.STATUS)
         .run(5)
         .toByteArray());
-    // The crash fuzzing found (see NodeFuzzTest): a READ with a stamp of 2^63 for a key node 1
-    // does not hold, from member 0. Not delivered until it is fixed, unless
-    // -Dkvd.fuzz.knownCrashes=true; then this input replays the NullPointerException.
-    write(dir, "known-crash-read-stamp-2pow63", new NodeSeed(2)
+    // The crash fuzzing found, now fixed (see NodeFuzzTest): a READ with a stamp of 2^63 for a
+    // key node 1 does not hold, from member 0.
+    write(dir, "fixed-crash-read-stamp-2pow63", new NodeSeed(2)
         .envelope(1, 4, ClusterHarness.REPLICA, Replica.newBuilder().setKind(Replica.Kind.READ)
             .setOp(1).setKey(utf8("k0")).setStamp(0x8000_0000_0000_0000L).build().toByteArray())
         .toByteArray());

@@ -144,6 +144,13 @@ public final class LoggingNodeEvents implements NodeEvents {
         expired ? "every block expired" : "by " + Addresses.toString(requester));
   }
 
+  @Override
+  public void adminCommand(long requester, String command, long nowMs) {
+    OPERATOR.atWarn()
+        .addKeyValue("requester", Addresses.toString(requester))
+        .log("{}{} by admin request from {}", self, command, Addresses.toString(requester));
+  }
+
   private static String addresses(long[] peers) {
     return Arrays.stream(peers).mapToObj(Addresses::toString)
         .collect(Collectors.joining(", "));

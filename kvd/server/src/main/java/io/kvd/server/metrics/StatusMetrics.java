@@ -74,7 +74,8 @@ public final class StatusMetrics {
       + " admin_nonces_full: admin requests beyond the node's cache of recent nonces;"
       + " source_limit: a client request over its source's budget"
       + " when the source had had its share of OVERLOAD replies; reply_to_member: a client"
-      + " request whose reply would go to a member), and sent ones (send_backlog: the socket's"
+      + " or admin request whose reply would go to a member; not_a_member: gossip or a"
+      + " replication message from an address that is not another member), and sent ones (send_backlog: the socket's"
       + " send backlog was full; blocked_send: an operator blocked the link).";
   static final String INJECTED = "kvd_injected_faults";
   static final String INJECTED_HELP = "Sent datagrams the fault injection lost, duplicated,"

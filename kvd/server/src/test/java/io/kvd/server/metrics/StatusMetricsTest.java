@@ -58,7 +58,7 @@ class StatusMetricsTest {
       assertTrue(text.contains("kvd_dropped_datagrams_total{reason=\"send_backlog\"} 0.0"),
           text);
       for (String reason : new String[] {"missing_tag", "bad_tag", "admin_stale",
-          "admin_replayed", "admin_nonces_full"}) {
+          "admin_replayed", "admin_nonces_full", "not_a_member"}) {
         assertTrue(text.contains("kvd_dropped_datagrams_total{reason=\"" + reason + "\"} 0.0"),
             "cluster-key drops: " + text);
       }
