@@ -222,6 +222,9 @@ public final class Node {
   /**
    * Handles one datagram from {@code from} (see {@link Addresses}) at {@code nowMs}. An exception
    * means a bug or a broken invariant: it is reported to the events, then thrown to the host.
+   * The datagram is parsed in place (its fields are views of {@code datagram}, so a PUT's value
+   * is not copied until it is stored); nothing keeps a view past this call, so the host may
+   * reuse the array at once.
    */
   public void onDatagram(long from, byte[] datagram, int length, long nowMs, Outbox out) {
     try {
@@ -240,7 +243,7 @@ public final class Node {
     }
     PeerMsg msg;
     try {
-      msg = ClientCodec.decodePeerMsg(datagram, length, NodeConfig.DATAGRAM_LENGTH_MAX,
+      msg = ClientCodec.decodePeerMsgAliased(datagram, length, NodeConfig.DATAGRAM_LENGTH_MAX,
           NodeConfig.MESSAGE_ID_LENGTH_MAX);
     } catch (DecodeException e) {
       stats.onDrop(e.reason());
@@ -591,14 +594,7 @@ public final class Node {
   private void sendReply(long to, ByteString id, int command, long arrivedMs,
       KVResponse response, Outbox out) {
     stats.onReply(command, response.getErrCode(), lastNowMs - arrivedMs);
-    int length = ClientCodec.encode(id, response, replyScratch);
-    if (length >= 0) {
-      out.sendCopy(to, replyScratch, length);
-    } else {
-      byte[] datagram = ClientCodec.encodeReply(id, response);
-      length = datagram.length;
-      out.send(to, datagram);
-    }
+    int length = out.sendMsg(to, id, response, replyScratch);
     gate.onReplySent(to, length, lastNowMs);
   }
 

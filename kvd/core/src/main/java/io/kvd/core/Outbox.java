@@ -1,5 +1,8 @@
 package io.kvd.core;
 
+import com.google.protobuf.ByteString;
+import com.google.protobuf.MessageLite;
+import io.kvd.core.codec.ClientCodec;
 import io.kvd.proto.PeerProtocol.LinkFaults;
 import java.util.Arrays;
 
@@ -18,6 +21,23 @@ public interface Outbox {
    */
   default void sendCopy(long address, byte[] datagram, int length) {
     send(address, Arrays.copyOf(datagram, length));
+  }
+
+  /**
+   * Sends the client-protocol datagram Msg({@code messageId}, {@code payload}) and returns its
+   * length. By default it is encoded into {@code scratch} (an array the core reuses; a new one
+   * when it does not fit) and passed to {@link #sendCopy}; the Netty shell encodes it straight
+   * into the socket's direct memory, so a 10,000-byte GET reply is copied once, from the store.
+   */
+  default int sendMsg(long address, ByteString messageId, MessageLite payload, byte[] scratch) {
+    int length = ClientCodec.encode(messageId, payload, scratch);
+    if (length >= 0) {
+      sendCopy(address, scratch, length);
+      return length;
+    }
+    byte[] datagram = ClientCodec.encode(messageId, payload);
+    send(address, datagram);
+    return datagram.length;
   }
 
   /** Asks the host to end the node at once, as a crash would, after sending what is queued. */

@@ -1,9 +1,12 @@
 package io.kvd.server;
 
+import com.google.protobuf.ByteString;
+import com.google.protobuf.MessageLite;
 import io.kvd.client.Transports;
 import io.kvd.core.Addresses;
 import io.kvd.core.Node;
 import io.kvd.core.Outbox;
+import io.kvd.core.codec.ClientCodec;
 import io.kvd.server.fault.FaultConfig;
 import io.kvd.server.fault.FaultInjector;
 import io.kvd.server.log.LogSetup;
@@ -298,6 +301,25 @@ public final class NettyNode implements AutoCloseable {
       } else {
         faults.send(address, Arrays.copyOf(datagram, length), faultLink); // may be delayed
       }
+    }
+
+    @Override
+    public int sendMsg(long address, ByteString messageId, MessageLite payload, byte[] scratch) {
+      if (faultsActive) {
+        return Outbox.super.sendMsg(address, messageId, payload, scratch); // via the fault layer
+      }
+      int length = ClientCodec.encodedLength(messageId, payload.getSerializedSize());
+      if (!channel.isWritable()) {
+        repliesDroppedBacklog++;
+        return length;
+      }
+      // Encoded straight into pooled direct memory, where the socket writes from: a GET reply's
+      // value is copied once, from the store's record (the CRC is taken there too).
+      ByteBuf buffer = channel.alloc().directBuffer(length, length);
+      ClientCodec.encode(messageId, payload, buffer.nioBuffer(0, length));
+      buffer.writerIndex(length);
+      channel.write(new DatagramPacket(buffer, resolve(address)), channel.voidPromise());
+      return length;
     }
 
     @Override

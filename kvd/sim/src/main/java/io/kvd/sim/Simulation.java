@@ -12,6 +12,7 @@ import io.kvd.core.cluster.Ring;
 import io.kvd.core.replication.ReplicationConfig;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -367,6 +368,8 @@ public final class Simulation {
         new Datagram(from, to, datagram)));
   }
 
+  private final byte[] receiveScratch = new byte[NodeConfig.DATAGRAM_LENGTH_MAX];
+
   private void deliver(Datagram d) {
     int to = indexOf(d.to());
     if (to < 0) {
@@ -383,7 +386,16 @@ public final class Simulation {
         return;
       default:
         datagramsDelivered++;
-        nodes[to].onDatagram(d.from(), d.bytes(), d.bytes().length, nowMs, outboxes[to]);
+        // As the Netty shell does: through one array reused for every datagram. It is then
+        // overwritten, so a view of it that a node kept past the call reads garbage.
+        int length = d.bytes().length;
+        if (length > receiveScratch.length) {
+          nodes[to].onDatagram(d.from(), d.bytes(), length, nowMs, outboxes[to]);
+          return;
+        }
+        System.arraycopy(d.bytes(), 0, receiveScratch, 0, length);
+        nodes[to].onDatagram(d.from(), receiveScratch, length, nowMs, outboxes[to]);
+        Arrays.fill(receiveScratch, 0, length, (byte) 0xA5);
     }
   }
 

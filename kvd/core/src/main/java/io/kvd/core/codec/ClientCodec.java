@@ -2,6 +2,7 @@ package io.kvd.core.codec;
 
 import com.google.protobuf.ByteOutput;
 import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageLite;
@@ -187,7 +188,33 @@ public final class ClientCodec {
     return length;
   }
 
-  private static int encodedLength(ByteString messageId, int payloadLength) {
+  /**
+   * Encodes like {@link #encode(ByteString, MessageLite)} into {@code into} from its position,
+   * which must have {@link #encodedLength} bytes remaining (a heap or a direct buffer: the CRC is
+   * taken where the payload was written); the position ends after the datagram.
+   */
+  public static void encode(ByteString messageId, MessageLite payload, ByteBuffer into) {
+    int payloadLength = payload.getSerializedSize();
+    int start = into.position();
+    CodedOutputStream out = CodedOutputStream.newInstance(into);
+    try {
+      out.writeBytes(1, messageId);
+      out.writeTag(2, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+      out.writeUInt32NoTag(payloadLength);
+      int payloadOffset = start + out.getTotalBytesWritten();
+      payload.writeTo(out);
+      CRC32 crc = new CRC32();
+      update(crc, messageId);
+      crc.update(into.duplicate().limit(payloadOffset + payloadLength).position(payloadOffset));
+      out.writeFixed64(3, crc.getValue());
+      out.flush();
+    } catch (IOException e) {
+      throw new IllegalStateException("the buffer was sized for the datagram", e);
+    }
+  }
+
+  /** The length of Msg({@code messageId}, a payload of {@code payloadLength} bytes, checkSum). */
+  public static int encodedLength(ByteString messageId, int payloadLength) {
     return CodedOutputStream.computeBytesSize(1, messageId)
         + CodedOutputStream.computeTagSize(2)
         + CodedOutputStream.computeUInt32SizeNoTag(payloadLength) + payloadLength
@@ -196,21 +223,8 @@ public final class ClientCodec {
 
   private static void encodeInto(ByteString messageId, MessageLite payload, int payloadLength,
       byte[] datagram) {
-    CodedOutputStream out = CodedOutputStream.newInstance(datagram);
-    try {
-      out.writeBytes(1, messageId);
-      out.writeTag(2, WireFormat.WIRETYPE_LENGTH_DELIMITED);
-      out.writeUInt32NoTag(payloadLength);
-      int payloadOffset = out.getTotalBytesWritten();
-      payload.writeTo(out);
-      CRC32 crc = new CRC32();
-      update(crc, messageId);
-      crc.update(datagram, payloadOffset, payloadLength);
-      out.writeFixed64(3, crc.getValue());
-      out.flush();
-    } catch (IOException e) {
-      throw new IllegalStateException("the datagram was sized for its fields", e);
-    }
+    encode(messageId, payload, ByteBuffer.wrap(datagram, 0, encodedLength(messageId,
+        payloadLength)));
   }
 
   public static byte[] encodeRequest(ByteString messageId, KVRequest request) {
@@ -243,6 +257,53 @@ public final class ClientCodec {
     return msg;
   }
 
+  /**
+   * Decodes and verifies the first {@code length} bytes of {@code datagram} as a Msg without
+   * copying them: the messageID and payload are views of the array, valid only until it is
+   * reused (a receive scratch array: until the next datagram). Parse the payload with {@link
+   * #parseAliased} to keep the value a view too. (Protobuf aliases only arrays: a direct
+   * buffer's bytes field is copied, so a caller with one copies it once into a reused array.)
+   */
+  public static Msg decodeMsgAliased(byte[] datagram, int length, int datagramLengthMax,
+      int messageIdLengthMax) throws DecodeException {
+    Msg msg = parseInPlace(Msg.parser(), datagram, length, datagramLengthMax);
+    verify(msg.getMessageID(), msg.getPayload(), msg.getCheckSum(), messageIdLengthMax);
+    return msg;
+  }
+
+  /** {@link #decodePeerMsg} in place, as {@link #decodeMsgAliased}: fields are views. */
+  public static PeerMsg decodePeerMsgAliased(byte[] datagram, int length, int datagramLengthMax,
+      int messageIdLengthMax) throws DecodeException {
+    PeerMsg msg = parseInPlace(PeerMsg.parser(), datagram, length, datagramLengthMax);
+    verify(msg.getMessageID(), msg.getPayload(), msg.getCheckSum(), messageIdLengthMax);
+    return msg;
+  }
+
+  private static <T> T parseInPlace(Parser<T> parser, byte[] datagram, int length,
+      int datagramLengthMax) throws DecodeException {
+    if (length > datagramLengthMax) {
+      throw new DecodeException(DropReason.OVERSIZE, "datagram of " + length + " bytes");
+    }
+    try {
+      return parseAliased(parser, UnsafeByteOperations.unsafeWrap(datagram, 0, length));
+    } catch (InvalidProtocolBufferException e) {
+      throw new DecodeException(DropReason.MALFORMED, "not a Msg: " + e.getMessage());
+    }
+  }
+
+  /**
+   * Parses {@code bytes} with bytes fields as views of them rather than copies (protobuf's
+   * aliasing), so a 10,000-byte value costs no copy; the message is valid while the bytes are.
+   */
+  public static <T> T parseAliased(Parser<T> parser, ByteString bytes)
+      throws InvalidProtocolBufferException {
+    CodedInputStream input = bytes.newCodedInput();
+    input.enableAliasing(true);
+    T message = parser.parseFrom(input);
+    input.checkLastTagWas(0);
+    return message;
+  }
+
   private static <T> T parse(Parser<T> parser, byte[] datagram, int length,
       int datagramLengthMax) throws DecodeException {
     if (length > datagramLengthMax) {
@@ -266,10 +327,14 @@ public final class ClientCodec {
     }
   }
 
-  /** Parses a KVRequest payload (of a client Msg or a forwarded PeerMsg). */
+  /**
+   * Parses a KVRequest payload (of a client Msg or a forwarded PeerMsg). Its key and value are
+   * views of {@code payload} (no copy of a 10,000-byte value), so {@code payload} must not change
+   * while they are used: a ByteString from a parsed message is a copy of its own, as required.
+   */
   public static KVRequest decodeRequest(ByteString payload) throws DecodeException {
     try {
-      return KVRequest.parseFrom(payload);
+      return parseAliased(KVRequest.parser(), payload);
     } catch (InvalidProtocolBufferException e) {
       throw new DecodeException(DropReason.MALFORMED, "not a KVRequest: " + e.getMessage());
     }

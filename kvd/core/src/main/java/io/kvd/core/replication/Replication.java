@@ -147,7 +147,8 @@ public final class Replication {
       this.keyRef = ByteBuffer.wrap(key);
       this.token = Peers.tokenOf(key);
       this.client = client;
-      this.messageId = messageId;
+      // A copy: the caller's may be a view of a datagram array the host reuses (Node.onDatagram).
+      this.messageId = UnsafeByteOperations.unsafeWrap(messageId.toByteArray());
       this.value = value;
       this.version = version;
     }

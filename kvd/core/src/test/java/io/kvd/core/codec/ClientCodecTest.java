@@ -24,7 +24,9 @@ import org.junit.jupiter.api.Test;
  * Proves that the codec's checksum is the protocol's (unsigned CRC32 over messageID then payload,
  * checked against java.util.zip.CRC32 and the standard check value), that encode and decode round
  * trip, that decodeMsg rejects each kind of bad datagram with its own DropReason, and that it
- * accepts what any protobuf parser accepts (unknown fields, repeated fields where the last wins).
+ * accepts what any protobuf parser accepts (unknown fields, repeated fields where the last wins);
+ * and that the in-place decoder (decodeMsgAliased, parseAliased: what kvbench reads replies
+ * with) returns the same fields as views of the array, with the same rejections.
  * How: datagrams built with the generated classes or byte by byte with CodedOutputStream.
  */
 class ClientCodecTest {
@@ -286,5 +288,53 @@ class ClientCodecTest {
           .setCheckSum(ClientCodec.checksum(idBytes, reply.toByteString())).build()
           .toByteArray(), ClientCodec.encodeReply(idBytes, reply));
     }
+  }
+
+  private static Msg decodeAliased(byte[] datagram) throws DecodeException {
+    byte[] scratch = Arrays.copyOf(datagram, datagram.length + 3); // longer than the datagram
+    return ClientCodec.decodeMsgAliased(scratch, datagram.length, DATAGRAM_LENGTH_MAX,
+        ID_LENGTH_MAX);
+  }
+
+  @Test
+  void decodesInPlaceWithFieldsAsViewsOfTheArray() throws Exception {
+    byte[] value = new byte[10_000];
+    Arrays.fill(value, (byte) 0x5A);
+    KVResponse reply = KVResponse.newBuilder().setErrCode(0).setValue(ByteString.copyFrom(value))
+        .setVersion(3).build();
+    byte[] datagram = ClientCodec.encodeReply(ID, reply);
+    byte[] scratch = Arrays.copyOf(datagram, 65_536);
+    Msg msg = ClientCodec.decodeMsgAliased(scratch, datagram.length, DATAGRAM_LENGTH_MAX,
+        ID_LENGTH_MAX);
+    assertEquals(decode(datagram), msg);
+    KVResponse parsed = ClientCodec.parseAliased(KVResponse.parser(), msg.getPayload());
+    assertEquals(reply, parsed);
+    // A view, not a copy: a change to the array's last value byte shows through.
+    int first = 0;
+    while (!Arrays.equals(datagram, first, first + value.length, value, 0, value.length)) {
+      first++;
+    }
+    scratch[first + value.length - 1] = 0x11;
+    assertEquals(0x11, parsed.getValue().byteAt(parsed.getValue().size() - 1));
+
+    // The same rejections as the copying decoder.
+    long good = ClientCodec.checksum(ID, PAYLOAD);
+    byte[] badSum = Msg.newBuilder().setMessageID(ID).setPayload(PAYLOAD).setCheckSum(good + 1)
+        .build().toByteArray();
+    assertEquals(DropReason.BAD_CHECKSUM, assertThrows(DecodeException.class,
+        () -> decodeAliased(badSum)).reason());
+    assertEquals(DropReason.MALFORMED, assertThrows(DecodeException.class,
+        () -> decodeAliased(new byte[] {(byte) 0xFF, (byte) 0xFF, 0x01})).reason());
+    byte[] longId = Msg.newBuilder().setMessageID(ByteString.copyFrom(new byte[17]))
+        .setPayload(PAYLOAD).setCheckSum(ClientCodec.checksum(ByteString.copyFrom(new byte[17]),
+            PAYLOAD)).build().toByteArray();
+    assertEquals(DropReason.MESSAGE_ID_TOO_LONG, assertThrows(DecodeException.class,
+        () -> decodeAliased(longId)).reason());
+    assertEquals(DropReason.OVERSIZE, assertThrows(DecodeException.class,
+        () -> ClientCodec.decodeMsgAliased(new byte[DATAGRAM_LENGTH_MAX + 1],
+            DATAGRAM_LENGTH_MAX + 1, DATAGRAM_LENGTH_MAX, ID_LENGTH_MAX)).reason());
+    Msg ok = decodeAliased(Msg.newBuilder().setMessageID(ID).setPayload(PAYLOAD)
+        .setCheckSum(good).build().toByteArray());
+    assertEquals(PAYLOAD, ok.getPayload(), "only the first length bytes are read");
   }
 }
