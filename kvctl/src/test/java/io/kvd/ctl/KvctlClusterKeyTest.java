@@ -5,14 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvd.client.ClusterKeyFile;
-import io.kvd.core.Addresses;
-import io.kvd.core.Node;
-import io.kvd.core.NodeConfig;
-import io.kvd.core.auth.ClusterKey;
-import io.kvd.core.cluster.ClusterConfig;
-import io.kvd.core.cluster.MembershipConfig;
-import io.kvd.server.NettyNode;
-import io.kvd.testkit.KvdCluster;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -22,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,8 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(120)
 class KvctlClusterKeyTest {
   private static final int SIZE = 3;
-  private static final List<NettyNode> servers = new ArrayList<>();
-  private static final List<String> names = new ArrayList<>();
+  private static InProcessCluster cluster;
+  private static List<String> names;
   private static String nodeList;
   @TempDir
   static Path dir;
@@ -61,31 +52,16 @@ class KvctlClusterKeyTest {
     ClusterKeyFile.write(keyFile, ClusterKeyFile.generate(random), "test");
     wrongKeyFile = dir.resolve("wrong.key");
     ClusterKeyFile.write(wrongKeyFile, ClusterKeyFile.generate(random), null);
-    ClusterKey key = ClusterKeyFile.read(keyFile);
-    int[] ports = KvdCluster.freeUdpPorts(SIZE);
-    long[] addresses = new long[SIZE];
-    StringBuilder list = new StringBuilder();
-    for (int i = 0; i < SIZE; i++) {
-      addresses[i] = Addresses.of(0x7F00_0001, ports[i]);
-      names.add("127.0.0.1:" + ports[i]);
-      list.append(names.get(i)).append('\n');
-    }
+    cluster = InProcessCluster.start(SIZE, 8_000, 41, 27, ClusterKeyFile.read(keyFile));
+    names = cluster.names;
+    nodeList = cluster.nodeList();
     serversFile = clusterDir.resolve("servers.txt");
-    Files.writeString(serversFile, list.toString(), StandardCharsets.UTF_8);
-    for (int i = 0; i < SIZE; i++) {
-      Node node = new Node(NodeConfig.defaults(8_000 + i, 8L << 20, 41 + i),
-          new ClusterConfig(addresses, addresses[i], 64, MembershipConfig.DEFAULT, 1, 27 + i));
-      node.setClusterKey(key);
-      servers.add(NettyNode.start(node, "127.0.0.1", ports[i]));
-    }
-    nodeList = String.join(",", names);
+    Files.writeString(serversFile, String.join("\n", names) + "\n", StandardCharsets.UTF_8);
   }
 
   @AfterAll
   static void stopCluster() {
-    for (NettyNode server : servers) {
-      server.close();
-    }
+    cluster.close();
   }
 
   record Result(int code, String out, String err) {}

@@ -8,12 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kvd.core.Addresses;
-import io.kvd.core.Node;
 import io.kvd.core.NodeConfig;
-import io.kvd.core.cluster.ClusterConfig;
-import io.kvd.core.cluster.MembershipConfig;
 import io.kvd.core.cluster.Ring;
-import io.kvd.server.NettyNode;
 import io.kvd.testkit.KvdCluster;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -47,32 +43,22 @@ import org.junit.jupiter.api.io.TempDir;
 class KvctlCommandsTest {
   private static final int SIZE = 3;
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final List<NettyNode> servers = new ArrayList<>();
-  private static final List<String> names = new ArrayList<>();
+  private static InProcessCluster cluster;
+  private static List<String> names;
   private static long[] addresses;
   private static String nodeList;
 
   @BeforeAll
   static void startCluster() throws Exception {
-    int[] ports = KvdCluster.freeUdpPorts(SIZE);
-    addresses = new long[SIZE];
-    for (int i = 0; i < SIZE; i++) {
-      addresses[i] = Addresses.of(0x7F00_0001, ports[i]);
-      names.add("127.0.0.1:" + ports[i]);
-    }
-    for (int i = 0; i < SIZE; i++) {
-      Node node = new Node(NodeConfig.defaults(7_000 + i, 8L << 20, 31 + i),
-          new ClusterConfig(addresses, addresses[i], 64, MembershipConfig.DEFAULT, 1, 17 + i));
-      servers.add(NettyNode.start(node, "127.0.0.1", ports[i]));
-    }
-    nodeList = String.join(",", names);
+    cluster = InProcessCluster.start(SIZE, 7_000, 31, 17, null);
+    names = cluster.names;
+    addresses = cluster.addresses;
+    nodeList = cluster.nodeList();
   }
 
   @AfterAll
   static void stopCluster() {
-    for (NettyNode server : servers) {
-      server.close();
-    }
+    cluster.close();
   }
 
   /** What one kvctl run printed and returned. */

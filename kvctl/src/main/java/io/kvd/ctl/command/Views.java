@@ -1,5 +1,6 @@
 package io.kvd.ctl.command;
 
+import io.kvd.core.AdminReplies;
 import io.kvd.core.Addresses;
 import io.kvd.core.Command;
 import io.kvd.core.ErrorCode;
@@ -72,12 +73,7 @@ final class Views {
   }
 
   static long counter(AdminReply reply, String name) {
-    for (Counter c : reply.getCountersList()) {
-      if (c.getName().equals(name)) {
-        return c.getValue();
-      }
-    }
-    return 0;
+    return AdminReplies.counter(reply, name).orElse(0);
   }
 
   static long sumLastSecond(AdminReply reply) {

@@ -382,7 +382,7 @@ public final class Node {
   private void onReplica(long from, PeerMsg msg, long nowMs, Outbox out) {
     int member = ring.indexOf(from);
     stats.onReplicaReceived();
-    if (!fromOtherMember(from)) {
+    if (member < 0 || member == membership.selfIndex()) {
       stats.onDrop(DropReason.NOT_A_MEMBER);
       return;
     }

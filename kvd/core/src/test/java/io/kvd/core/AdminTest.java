@@ -16,7 +16,6 @@ import io.kvd.core.codec.ClientCodec.DropReason;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.PeerProtocol.AdminReply;
 import io.kvd.proto.PeerProtocol.AdminRequest;
-import io.kvd.proto.PeerProtocol.Counter;
 import io.kvd.proto.PeerProtocol.Gossip;
 import io.kvd.proto.PeerProtocol.LinkFaults;
 import io.kvd.proto.PeerProtocol.MemberView;
@@ -119,12 +118,7 @@ class AdminTest {
   }
 
   private static long counter(AdminReply reply, String name) {
-    for (Counter c : reply.getCountersList()) {
-      if (c.getName().equals(name)) {
-        return c.getValue();
-      }
-    }
-    throw new AssertionError("no counter " + name);
+    return AdminReplies.counter(reply, name).orElseThrow(() -> new AssertionError("no counter " + name));
   }
 
   private void clientRequest(long from, KVRequest request) {

@@ -15,7 +15,6 @@ import io.kvd.core.codec.ClientCodec;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.ClientProtocol.KVResponse;
 import io.kvd.proto.PeerProtocol.AdminReply;
-import io.kvd.proto.PeerProtocol.Counter;
 import io.kvd.proto.PeerProtocol.PeerMsg;
 import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Test;
@@ -93,12 +92,7 @@ class ClientGateTest {
   }
 
   private static long counter(AdminReply status, String name) {
-    for (Counter c : status.getCountersList()) {
-      if (c.getName().equals(name)) {
-        return c.getValue();
-      }
-    }
-    throw new AssertionError("no counter " + name);
+    return AdminReplies.counter(status, name).orElseThrow(() -> new AssertionError("no counter " + name));
   }
 
   @Test
@@ -265,6 +259,18 @@ class ClientGateTest {
     node.onDatagram(peer, reply, reply.length, nowMs, out);
     assertEquals(before, out.sent.size(), "no answer, so no endless exchange");
     assertEquals(1, node.stats().replyToMemberDropped());
+  }
+
+  @Test
+  void aNodeAloneDropsARequestFromItsOwnAddress() {
+    // As kvd starts a node without --servers-file (ClusterConfig.alone of its bound address): a
+    // request spoofed from that address would be answered to the node itself, where the reply
+    // parses as another request.
+    long self = Addresses.of(new byte[] {127, 0, 0, 1}, 43_100);
+    node = new Node(NodeConfig.defaults(PID, STORE_LENGTH_MAX, 0x98), ClusterConfig.alone(self));
+    assertNull(send(self, command(Command.IS_ALIVE)));
+    assertEquals(1, node.stats().replyToMemberDropped());
+    assertEquals(ErrorCode.SUCCESS, code(CLIENT, command(Command.IS_ALIVE)), "others are served");
   }
 
   @Test

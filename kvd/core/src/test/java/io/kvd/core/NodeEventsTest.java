@@ -343,16 +343,7 @@ class NodeEventsTest {
   void everyReplyOfASingleNodeIsCountedWithItsCommand() {
     Node node = new Node(NodeConfig.defaults(1, 8L << 20, 3));
     List<byte[]> sent = new ArrayList<>();
-    Outbox out = new Outbox() {
-      @Override
-      public void send(long address, byte[] datagram) {
-        sent.add(datagram);
-      }
-
-      @Override
-      public void shutdown() {
-      }
-    };
+    Outbox out = recording(sent);
     long nowMs = 10;
     int id = 0;
     for (int command : new int[] {Command.PUT, Command.GET, Command.GET, Command.IS_ALIVE, 42}) {
@@ -389,16 +380,7 @@ class NodeEventsTest {
     RecordingEvents events = new RecordingEvents();
     node.setEvents(events);
     List<byte[]> sent = new ArrayList<>();
-    Outbox out = new Outbox() {
-      @Override
-      public void send(long address, byte[] datagram) {
-        sent.add(datagram);
-      }
-
-      @Override
-      public void shutdown() {
-      }
-    };
+    Outbox out = recording(sent);
     node.onTick(1_000, out);
     admin(node, AdminRequest.newBuilder().setKind(AdminRequest.Kind.FAULT_SET)
         .setFaults(LinkFaults.newBuilder().setDelayMs(7)).setExpiryMs(500).build(), 1_010, out);
@@ -444,5 +426,19 @@ class NodeEventsTest {
     } catch (Exception e) {
       throw new AssertionError("not a reply: " + e, e);
     }
+  }
+
+  /** An outbox that keeps every datagram sent in {@code sent}. */
+  private static Outbox recording(List<byte[]> sent) {
+    return new Outbox() {
+      @Override
+      public void send(long address, byte[] datagram) {
+        sent.add(datagram);
+      }
+
+      @Override
+      public void shutdown() {
+      }
+    };
   }
 }

@@ -316,7 +316,7 @@ public final class NettyNode implements AutoCloseable {
       // Encoded straight into pooled direct memory, where the socket writes from: a GET reply's
       // value is copied once, from the store's record (the CRC is taken there too).
       ByteBuf buffer = channel.alloc().directBuffer(length, length);
-      ClientCodec.encode(messageId, payload, buffer.nioBuffer(0, length));
+      ClientCodec.encode(messageId, payload, buffer.internalNioBuffer(0, length));
       buffer.writerIndex(length);
       channel.write(new DatagramPacket(buffer, resolve(address)), channel.voidPromise());
       return length;

@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kvd.client.KvClient;
+import io.kvd.core.AdminReplies;
 import io.kvd.core.Command;
 import io.kvd.core.ErrorCode;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.ClientProtocol.KVResponse;
 import io.kvd.proto.PeerProtocol.AdminReply;
 import io.kvd.proto.PeerProtocol.AdminRequest;
-import io.kvd.proto.PeerProtocol.Counter;
 import io.kvd.testkit.KvdProcess;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -34,12 +34,7 @@ class ClientAdminIT {
   }
 
   private static long counter(AdminReply status, String name) {
-    for (Counter c : status.getCountersList()) {
-      if (c.getName().equals(name)) {
-        return c.getValue();
-      }
-    }
-    throw new AssertionError("no counter " + name);
+    return AdminReplies.counter(status, name).orElseThrow(() -> new AssertionError("no counter " + name));
   }
 
   @Test

@@ -13,6 +13,7 @@ import io.kvd.client.KvAuthException;
 import io.kvd.client.KvClient;
 import io.kvd.client.RetryPolicy;
 import io.kvd.core.Addresses;
+import io.kvd.core.AdminReplies;
 import io.kvd.core.Command;
 import io.kvd.core.NodeConfig;
 import io.kvd.core.auth.ClusterKey;
@@ -22,7 +23,6 @@ import io.kvd.core.store.Store;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.PeerProtocol.AdminReply;
 import io.kvd.proto.PeerProtocol.AdminRequest;
-import io.kvd.proto.PeerProtocol.Counter;
 import io.kvd.proto.PeerProtocol.Gossip;
 import io.kvd.proto.PeerProtocol.LinkFaults;
 import io.kvd.proto.PeerProtocol.MemberView;
@@ -74,12 +74,7 @@ class ClusterKeyIT {
   }
 
   private static long counter(AdminReply reply, String name) {
-    for (Counter c : reply.getCountersList()) {
-      if (c.getName().equals(name)) {
-        return c.getValue();
-      }
-    }
-    throw new AssertionError("no counter " + name);
+    return AdminReplies.counter(reply, name).orElseThrow(() -> new AssertionError("no counter " + name));
   }
 
   private static byte[] peerMsg(ByteString payload, PeerMsg.Builder kind) {

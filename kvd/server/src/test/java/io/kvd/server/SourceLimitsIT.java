@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.kvd.client.KvClient;
+import io.kvd.core.AdminReplies;
 import io.kvd.core.Command;
 import io.kvd.core.ErrorCode;
 import io.kvd.core.NodeConfig;
@@ -16,7 +17,6 @@ import io.kvd.proto.ClientProtocol.KVResponse;
 import io.kvd.proto.ClientProtocol.Msg;
 import io.kvd.proto.PeerProtocol.AdminReply;
 import io.kvd.proto.PeerProtocol.AdminRequest;
-import io.kvd.proto.PeerProtocol.Counter;
 import io.kvd.testkit.KvdProcess;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -78,12 +78,7 @@ class SourceLimitsIT {
   }
 
   private static long counter(AdminReply status, String name) {
-    for (Counter c : status.getCountersList()) {
-      if (c.getName().equals(name)) {
-        return c.getValue();
-      }
-    }
-    throw new AssertionError("no counter " + name);
+    return AdminReplies.counter(status, name).orElseThrow(() -> new AssertionError("no counter " + name));
   }
 
   private static ByteString id(long n) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.kvd.core.Addresses;
+import io.kvd.core.AdminReplies;
 import io.kvd.core.Command;
 import io.kvd.core.Node;
 import io.kvd.core.NodeConfig;
@@ -18,7 +19,6 @@ import io.kvd.core.codec.ClientCodec.DropReason;
 import io.kvd.proto.ClientProtocol.KVRequest;
 import io.kvd.proto.PeerProtocol.AdminReply;
 import io.kvd.proto.PeerProtocol.AdminRequest;
-import io.kvd.proto.PeerProtocol.Counter;
 import io.kvd.proto.PeerProtocol.Gossip;
 import io.kvd.proto.PeerProtocol.LinkFaults;
 import io.kvd.proto.PeerProtocol.PeerMsg;
@@ -132,12 +132,7 @@ class KeyedNodeTest {
   }
 
   private static long counter(AdminReply status, String name) {
-    for (Counter c : status.getCountersList()) {
-      if (c.getName().equals(name)) {
-        return c.getValue();
-      }
-    }
-    throw new AssertionError("no counter " + name);
+    return AdminReplies.counter(status, name).orElseThrow(() -> new AssertionError("no counter " + name));
   }
 
   private static Membership.Status statusOf(Node node, long member) {
