@@ -329,8 +329,8 @@ public final class ClientCodec {
 
   /**
    * Parses a KVRequest payload (of a client Msg or a forwarded PeerMsg). Its key and value are
-   * views of {@code payload} (no copy of a 10,000-byte value), so {@code payload} must not change
-   * while they are used: a ByteString from a parsed message is a copy of its own, as required.
+   * views of {@code payload} (no copy of a 10,000-byte value), so they are valid only as long as
+   * {@code payload}'s bytes are: in Node, the datagram's, for the length of the call.
    */
   public static KVRequest decodeRequest(ByteString payload) throws DecodeException {
     try {
