@@ -8,9 +8,9 @@ package io.kvd.core;
  * @param replyRetentionMs how long a reply to a mutating request is kept for retries. Default
  *     10,000 ms: real clients retry for up to about 6 s. Longer is safer against late retries and
  *     costs reply-cache space in proportion (see {@link #replyCacheLengthMax}).
- * @param replyCacheLengthMax bytes reserved for the reply cache. Default 6 MiB, that is 163,839
- *     entries of {@link io.kvd.core.ReplyCache#ENTRY_LENGTH} bytes: at a 10 s retention it sustains
- *     about 15,700 mutating requests per second before the node answers OVERLOAD. More costs store
+ * @param replyCacheLengthMax bytes reserved for the reply cache. Default 6 MiB, that is 262,142
+ *     entries of about {@link io.kvd.core.ReplyCache#ENTRY_LENGTH} bytes: at a 10 s retention it
+ *     sustains about 26,000 mutating requests per second before the node answers OVERLOAD. More costs store
  *     space one for one, because both share the heap.
  * @param storeLengthMax bytes the store may hold, records and table included. The shell derives it
  *     from the maximum heap (see DESIGN.md, "Memory budget").

@@ -120,7 +120,7 @@ public final class KvdMain implements Callable<Integer> {
   long replyRetentionMs;
 
   @Option(names = "--reply-cache-mib", defaultValue = "6", paramLabel = "MIB",
-      description = "Heap reserved for the reply cache, about 40 bytes per entry; when it is full"
+      description = "Heap reserved for the reply cache, about 24 bytes per entry; when it is full"
           + " the node answers OVERLOAD (default: ${DEFAULT-VALUE}).")
   long replyCacheMib;
 
