@@ -104,7 +104,7 @@ public final class NettyNode implements AutoCloseable {
     // The injector always exists, so that an operator can turn faults on at run time (kvctl
     // fault); it is bypassed while no fault is active.
     FaultInjector faults = FaultInjector.of(faultConfig);
-    EventLoopGroup group = Transports.newGroup(1, runnable -> new Thread(runnable, "kvd-node"));
+    EventLoopGroup group = Transports.newGroup(1, Transports.threads("kvd-node", false));
     NettyNode[] self = new NettyNode[1];
     Bootstrap bootstrap = new Bootstrap()
         .group(group)

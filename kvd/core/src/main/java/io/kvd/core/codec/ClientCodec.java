@@ -205,7 +205,13 @@ public final class ClientCodec {
       payload.writeTo(out);
       CRC32 crc = new CRC32();
       update(crc, messageId);
-      crc.update(into.duplicate().limit(payloadOffset + payloadLength).position(payloadOffset));
+      // The encoder writes through its own view of the buffer, so the buffer's position and limit
+      // may frame the payload for the CRC meanwhile (a duplicate would be one more object per
+      // reply); they are put back before the encoder's flush sets the position.
+      int limit = into.limit();
+      into.limit(payloadOffset + payloadLength).position(payloadOffset);
+      crc.update(into);
+      into.limit(limit).position(start);
       out.writeFixed64(3, crc.getValue());
       out.flush();
     } catch (IOException e) {

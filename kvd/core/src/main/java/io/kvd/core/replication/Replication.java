@@ -138,13 +138,13 @@ public final class Replication {
     int[] refusedNoRoom = NO_MEMBERS;
     int refusedCount;
 
-    Op(long id, int command, byte[] key, long client, ByteString messageId, byte[] value,
-        int version, long queuedAtMs) {
+    Op(long id, int command, byte[] key, ByteBuffer keyRef, long client, ByteString messageId,
+        byte[] value, int version, long queuedAtMs) {
       this.id = id;
       this.queuedAtMs = queuedAtMs;
       this.command = command;
       this.key = key;
-      this.keyRef = ByteBuffer.wrap(key);
+      this.keyRef = keyRef;
       this.token = Peers.tokenOf(key);
       this.client = client;
       // A copy: the caller's may be a view of a datagram array the host reuses (Node.onDatagram).
@@ -212,7 +212,7 @@ public final class Replication {
           out);
       return;
     }
-    Op op = new Op(nextOpId++, command, key, client, messageId, value, version, nowMs);
+    Op op = new Op(nextOpId++, command, key, keyRef, client, messageId, value, version, nowMs);
     ops++;
     if (head == null) {
       active.put(keyRef, op);
