@@ -194,7 +194,17 @@ public final class KvbenchMain implements Callable<Integer> {
     try {
       engine.start();
       runStartNanos = System.nanoTime();
-      sleepUntil(runStartNanos + seconds(warmupS));
+      // The warm-up samples the interval histograms each second as the measured run does, so
+      // that the JIT has seen the recorders swap before measuring: sampled only at its end, the
+      // swap deoptimised the reply path and the first measured second's p99 was 10 times the
+      // rest's.
+      long warmupEnd = runStartNanos + seconds(warmupS);
+      for (long tick = runStartNanos + TimeUnit.SECONDS.toNanos(1); tick < warmupEnd;
+          tick += TimeUnit.SECONDS.toNanos(1)) {
+        sleepUntil(tick);
+        engine.intervalHistogram();
+      }
+      sleepUntil(warmupEnd);
       engine.intervalHistogram();
       engine.startRecording();
       long measureStart = System.nanoTime();

@@ -62,6 +62,46 @@ class LoadModelTest {
   }
 
   @Test
+  void theWarmUpIsNotCountedThoughItRunsTheSameCode() throws Exception {
+    int clients = 8;
+    try (FakeServer server = new FakeServer()) {
+      server.hold();
+      Results results = new Results();
+      try (LoadEngine engine = new LoadEngine(settings(server, clients, 0, 10_000), results)) {
+        engine.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (server.ids.size() < clients && System.nanoTime() < deadline) {
+          Thread.sleep(5);
+        }
+        server.release(); // warm-up: these answers and the ones after them count nowhere
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (server.ids.size() < 20 * clients && System.nanoTime() < deadline) {
+          Thread.sleep(5);
+        }
+        server.hold();
+        Thread.sleep(300);
+        assertEquals(0, results.completedCount(), "nothing counted before startRecording");
+        long sentBefore = server.ids.size();
+        engine.startRecording();
+        server.release();
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (results.completedCount() < 10L * clients && System.nanoTime() < deadline) {
+          Thread.sleep(5);
+        }
+        engine.stop();
+        Thread.sleep(300);
+        long counted = results.completedCount();
+        assertTrue(counted >= 10L * clients, "measured answers counted: " + counted);
+        // Every counted answer is to a request the server saw: the held ones (sent in the
+        // warm-up, answered while recording) and those sent since.
+        assertTrue(counted <= server.ids.size() - sentBefore + clients,
+            counted + " counted, " + (server.ids.size() - sentBefore) + " sent since");
+        assertEquals(counted, results.latencyUs(Op.GET).getTotalCount());
+      }
+    }
+  }
+
+  @Test
   void anOpenLoopMeasuresFromIntendedTimesThroughAStall() throws Exception {
     double rate = 2_000;
     try (FakeServer server = new FakeServer()) {
