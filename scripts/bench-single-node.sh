@@ -13,7 +13,13 @@
 # kvbench warms up for 10 s before each measured run (--warmup): on 2 cores the JIT compilers of
 # kvbench and of kvd take a quarter of the CPU for the first seconds.
 #
-#   scripts/bench-single-node.sh [SECONDS]        (default 10 s per measured run)
+# With PIN=1 (the default on a machine of 2 or more CPUs) each server's event-loop thread runs on
+# CPU 1 (kvd --io-cpu 1; the C echo servers under taskset) and each load generator's on CPU 0
+# (kvbench --io-cpus 0; the C client under taskset), the JVMs' other threads free. Unpinned
+# (PIN=0), the scheduler now and then puts the two busy threads on one CPU for a few ms, and p99
+# shows it (see the README's "Benchmarks").
+#
+#   [PIN=0|1] scripts/bench-single-node.sh [SECONDS]        (default 10 s per measured run)
 set -euo pipefail
 home="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-10}"
@@ -33,19 +39,27 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 warmup=10
+pin="${PIN:-1}"
+if [ "$(nproc)" -lt 2 ]; then pin=0; fi
+server_cpu=(); client_cpu=(); kvd_pin=(); kvbench_pin=()
+if [ "$pin" = 1 ]; then
+  server_cpu=(taskset -c 1); client_cpu=(taskset -c 0)
+  kvd_pin=(--io-cpu 1); kvbench_pin=(--io-cpus 0)
+fi
 total=$(( 5 * (seconds + warmup) + 60 ))
-"$echo_bin" server -p "$echo_port" -d "$total" >"$work/echo-server.log" 2>&1 &
+"${server_cpu[@]}" "$echo_bin" server -p "$echo_port" -d "$total" >"$work/echo-server.log" 2>&1 &
 pids+=($!)
-"$echo_bin" server -p "$padded_echo_port" -r "$get_reply_length" -d "$total" \
+"${server_cpu[@]}" "$echo_bin" server -p "$padded_echo_port" -r "$get_reply_length" -d "$total" \
   >"$work/padded-echo-server.log" 2>&1 &
 pids+=($!)
-KVD_JAVA_OPTS="" "$home/bin/kvd" --port "$kvd_port" >"$work/kvd.log" 2>&1 &
+KVD_JAVA_OPTS="" "$home/bin/kvd" --port "$kvd_port" "${kvd_pin[@]}" >"$work/kvd.log" 2>&1 &
 kvd_pid=$!
 pids+=("$kvd_pid")
 sleep 3
 
-common=(--duration "$seconds" --warmup "$warmup" --clients 64 --workload custom --mix get=90,put=10)
-"$echo_bin" client -p "$echo_port" -k 64 -s 100 -d "$seconds" -w 3 -j "$work/c-client.json" \
+common=(--duration "$seconds" --warmup "$warmup" --clients 64 --workload custom --mix get=90,put=10
+        "${kvbench_pin[@]}")
+"${client_cpu[@]}" "$echo_bin" client -p "$echo_port" -k 64 -s 100 -d "$seconds" -w 3 -j "$work/c-client.json" \
   -l echo >/dev/null 2>&1
 "$home/bin/kvbench" --target echo --node "127.0.0.1:$echo_port" "${common[@]}" \
   --value-size 100 --out "$work/echo.json" >/dev/null
@@ -70,9 +84,10 @@ ticks10000=$(measure_kvd kvd-10000.json --value-size 10000 --keys 1000)
   --value-size 10000 --out "$work/padded-echo-10000.json" >/dev/null
 ticks=$(getconf CLK_TCK)
 
-python3 - "$work" "$ticks100" "$ticks10000" "$ticks" <<'PY'
+python3 - "$work" "$ticks100" "$ticks10000" "$ticks" "$pin" <<'PY'
 import json, sys
 work, ticks100, ticks10000, ticks = sys.argv[1], *map(int, sys.argv[2:5])
+pinned = sys.argv[5] == "1"
 load = lambda name: json.load(open(f"{work}/{name}"))
 c = load("c-client.json")
 echo, echo10k = load("echo.json"), load("echo-10000.json")
@@ -87,6 +102,7 @@ def lat(r):
 def cpu_us_per_op(ticks_used, r):
     return round(ticks_used / ticks * 1e6 / max(1, r["completed"]), 2)
 out = {
+  "pinned": pinned,
   "cEchoClientOpsPerSec": c["ops_per_sec"],
   "kvbenchEchoOpsPerSec": echo["throughputOpsPerSec"],
   "kvbenchOverCClient": round(echo["throughputOpsPerSec"] / c["ops_per_sec"], 3),

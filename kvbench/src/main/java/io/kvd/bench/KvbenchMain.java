@@ -74,6 +74,12 @@ public final class KvbenchMain implements Callable<Integer> {
           + " machine, need the rest).")
   int sockets = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
 
+  @Option(names = "--io-cpus", paramLabel = "CPU[,CPU...]",
+      description = "Pin the sockets' threads to these CPUs, the i-th thread to the i-th CPU of"
+          + " the list (round robin), away from a server on the same machine (kvd --io-cpu)."
+          + " Default: not pinned.")
+  String ioCpus;
+
   @Option(names = "--rate", paramLabel = "OPS_PER_SEC",
       description = "Open loop at this rate; latency from each request's intended send time.")
   double rate;
@@ -190,8 +196,10 @@ public final class KvbenchMain implements Callable<Integer> {
     boolean truncated = false;
     long runStartNanos;
     long measuredNanos;
+    List<Integer> cpus = ioCpus == null ? List.of() : io.kvd.client.Affinity.parseList(ioCpus);
     LoadEngine engine = new LoadEngine(settings, results);
     try {
+      engine.pinThreads(cpus);
       engine.start();
       runStartNanos = System.nanoTime();
       // The warm-up samples the interval histograms each second as the measured run does, so
@@ -307,6 +315,7 @@ public final class KvbenchMain implements Callable<Integer> {
         : String.join(",", nodeOptions));
     config.put("clients", clients);
     config.put("sockets", sockets);
+    config.put("ioCpus", ioCpus);
     config.put("loop", rate > 0 ? "open" : "closed");
     config.put("rateOpsPerSec", rate > 0 ? rate : null);
     config.put("durationSec", durationS);

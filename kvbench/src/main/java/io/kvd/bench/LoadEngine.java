@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.kvd.bench.Workload.Op;
 import io.kvd.check.Operation;
+import io.kvd.client.Affinity;
 import io.kvd.client.Transports;
 import io.kvd.core.Command;
 import io.kvd.core.ErrorCode;
@@ -146,6 +147,23 @@ public final class LoadEngine implements AutoCloseable {
     for (int c = 0; c < settings.clients(); c++) {
       Lane lane = lanes.get(c % lanes.size());
       lane.clients.add(new Client(c, lane));
+    }
+  }
+
+  /**
+   * Pins the i-th socket's thread to {@code cpus[i % size]} (see {@link Affinity}); nothing when
+   * the list is empty. Throws IllegalArgumentException when a CPU cannot be used.
+   */
+  public void pinThreads(List<Integer> cpus) {
+    for (int i = 0; i < lanes.size() && !cpus.isEmpty(); i++) {
+      int cpu = cpus.get(i % cpus.size());
+      io.netty.util.concurrent.Future<?> pinned =
+          lanes.get(i).loop.submit(() -> Affinity.pinCurrentThread(cpu));
+      pinned.awaitUninterruptibly();
+      if (!pinned.isSuccess()) {
+        throw pinned.cause() instanceof RuntimeException r ? r
+            : new IllegalStateException(pinned.cause());
+      }
     }
   }
 

@@ -184,6 +184,22 @@ class KvbenchReportTest {
   }
 
   @Test
+  void ioCpusPinsTheSocketThreadsAndRefusesACpuItCannotUse(@TempDir Path dir) throws Exception {
+    String[] allowed = io.kvd.client.Affinity.allowedCpus().split("[-,]");
+    int last = Integer.parseInt(allowed[allowed.length - 1].trim());
+    JsonNode report = bench(dir, "pinned", "--ops", "300", "--duration", "30", "--warmup", "0",
+        "--clients", "8", "--sockets", "2", "--io-cpus", String.valueOf(last), "--workload", "c");
+    assertEquals(String.valueOf(last), report.get("configuration").get("ioCpus").asText());
+    assertTrue(report.get("completed").asLong() >= 300, report.toString());
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    assertEquals(2, KvbenchMain.run(new PrintStream(new ByteArrayOutputStream()),
+        new PrintStream(err, true), false, "--node", names.get(0), "--ops", "10",
+        "--io-cpus", String.valueOf(last + 1)));
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("cannot pin to CPU " + (last + 1)),
+        err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
   void usageErrorsAreExit2() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     PrintStream devNull = new PrintStream(new ByteArrayOutputStream());

@@ -124,6 +124,13 @@ public final class KvdMain implements Callable<Integer> {
           + " the node answers OVERLOAD (default: ${DEFAULT-VALUE}).")
   long replyCacheMib;
 
+  @Option(names = "--io-cpu", paramLabel = "CPU",
+      description = "Pin the node's event-loop thread (all its network I/O and request handling)"
+          + " to this CPU; the JVM's other threads stay free. For a machine shared with a load"
+          + " generator or other busy processes: pin them elsewhere (kvbench --io-cpus). Default:"
+          + " not pinned.")
+  Integer ioCpu;
+
   @Option(names = "--heap-reserve-mib", defaultValue = "-1", paramLabel = "MIB",
       description = "Heap kept free of stored data for the JVM and the collector (default:"
           + " max(12, heap/8)).")
@@ -250,6 +257,16 @@ public final class KvdMain implements Callable<Integer> {
       }
       log.error("kvd: failed to start: {}", e.toString(), e);
       return EXIT_INTERNAL;
+    }
+    if (ioCpu != null) {
+      try {
+        server.pinEventLoop(ioCpu);
+      } catch (RuntimeException e) {
+        server.close();
+        log.error("kvd: --io-cpu {}: {}", ioCpu, e.getMessage());
+        return EXIT_USAGE;
+      }
+      log.info("kvd event loop pinned to CPU {}", ioCpu);
     }
     MetricsEndpoint metrics = null;
     if (metricsPort != null) {

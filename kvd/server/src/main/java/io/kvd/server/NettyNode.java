@@ -2,6 +2,7 @@ package io.kvd.server;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.MessageLite;
+import io.kvd.client.Affinity;
 import io.kvd.client.Transports;
 import io.kvd.core.Addresses;
 import io.kvd.core.Node;
@@ -175,6 +176,20 @@ public final class NettyNode implements AutoCloseable {
       throw e;
     } catch (ExecutionException e) {
       throw new IllegalStateException("STATUS snapshot failed", e.getCause());
+    }
+  }
+
+  /**
+   * Pins the event-loop thread to {@code cpu} (see {@link Affinity}); throws
+   * IllegalArgumentException when the CPU cannot be used.
+   */
+  public void pinEventLoop(int cpu) {
+    io.netty.util.concurrent.Future<?> pinned =
+        channel.eventLoop().submit(() -> Affinity.pinCurrentThread(cpu));
+    pinned.awaitUninterruptibly();
+    if (!pinned.isSuccess()) {
+      Throwable cause = pinned.cause();
+      throw cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
     }
   }
 
