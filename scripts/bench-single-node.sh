@@ -10,8 +10,11 @@
 # compared both with that plain echo and with a second C echo server that pads every reply to the
 # size of a GET reply (udp_echo server -r), the same bytes on the wire as kvd sends.
 #
-# kvbench warms up for 10 s before each measured run (--warmup): on 2 cores the JIT compilers of
-# kvbench and of kvd take a quarter of the CPU for the first seconds.
+# kvbench warms up for 20 s before each measured run (--warmup): on 2 cores the JIT compilers of
+# kvbench and of kvd take a quarter of the CPU for the first seconds, and kvd reaches its steady
+# state only once its reply cache starts to expire entries, 10 s (--reply-retention-ms) after the
+# first write: the first expiry deoptimises its request path, and for half a second it runs
+# interpreted or C1 code (seen with -XX:+PrintCompilation).
 #
 # With PIN=1 (the default on a machine of 2 or more CPUs) each server's event-loop thread runs on
 # CPU 1 (kvd --io-cpu 1; the C echo servers under taskset) and each load generator's on CPU 0
@@ -38,7 +41,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-warmup=10
+warmup=20
 pin="${PIN:-1}"
 if [ "$(nproc)" -lt 2 ]; then pin=0; fi
 server_cpu=(); client_cpu=(); kvd_pin=(); kvbench_pin=()
