@@ -156,14 +156,7 @@ public final class LoadEngine implements AutoCloseable {
    */
   public void pinThreads(List<Integer> cpus) {
     for (int i = 0; i < lanes.size() && !cpus.isEmpty(); i++) {
-      int cpu = cpus.get(i % cpus.size());
-      io.netty.util.concurrent.Future<?> pinned =
-          lanes.get(i).loop.submit(() -> Affinity.pinCurrentThread(cpu));
-      pinned.awaitUninterruptibly();
-      if (!pinned.isSuccess()) {
-        throw pinned.cause() instanceof RuntimeException r ? r
-            : new IllegalStateException(pinned.cause());
-      }
+      Affinity.pinThreadOf(lanes.get(i).loop, cpus.get(i % cpus.size()));
     }
   }
 

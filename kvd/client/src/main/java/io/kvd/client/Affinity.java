@@ -56,6 +56,19 @@ public final class Affinity {
     }
   }
 
+  /**
+   * Pins {@code loop}'s thread to {@code cpu}, from that thread, and waits for it; rethrows what
+   * {@link #pinCurrentThread} threw there.
+   */
+  public static void pinThreadOf(io.netty.channel.EventLoop loop, int cpu) {
+    io.netty.util.concurrent.Future<?> pinned = loop.submit(() -> pinCurrentThread(cpu));
+    pinned.awaitUninterruptibly();
+    if (!pinned.isSuccess()) {
+      Throwable cause = pinned.cause();
+      throw cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
+    }
+  }
+
   /** The CPUs the calling thread may run on, as the kernel lists them ("0-1"), or "?". */
   public static String allowedCpus() {
     try {

@@ -184,13 +184,7 @@ public final class NettyNode implements AutoCloseable {
    * IllegalArgumentException when the CPU cannot be used.
    */
   public void pinEventLoop(int cpu) {
-    io.netty.util.concurrent.Future<?> pinned =
-        channel.eventLoop().submit(() -> Affinity.pinCurrentThread(cpu));
-    pinned.awaitUninterruptibly();
-    if (!pinned.isSuccess()) {
-      Throwable cause = pinned.cause();
-      throw cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
-    }
+    Affinity.pinThreadOf(channel.eventLoop(), cpu);
   }
 
   /** Runs {@code task} on the node's event loop (for tests: to keep the loop busy). */
