@@ -3,18 +3,27 @@
 # request/reply rate: the C echo server from ../shared/tools/udp-echo (or UDP_ECHO=path) driven by
 # its own C client and by kvbench, then one kvd at -Xmx64m driven by kvbench with 64 requests in
 # flight, 90% GET / 10% PUT, 100-byte and then 10,000-byte values. Prints one JSON document with
-# the figures, the ratios, p50/p99 and kvd's CPU time per operation.
+# the figures of each round, their ratios, p50/p99 and kvd's CPU time per operation, and the
+# median of each ratio over the rounds.
+#
+# Rounds: this machine's speed drifts by up to 2x over minutes (the C client alone has measured
+# 350,000 and 650,000 ops/s within the hour), so a ratio of two figures taken minutes apart says
+# more about the drift than about kvd. Each round therefore measures every pair back to back (C
+# client, kvbench on the echo, kvbench on kvd; then kvd, the echo and the padded echo with
+# 10,000-byte values), and the summary is the median over rounds of the per-round ratios.
 #
 # With 10,000-byte values kvd answers every GET with a datagram of 10,000 bytes and more, while an
 # echo answers the small GET request with the same small datagram; so the 10,000-byte figure is
 # compared both with that plain echo and with a second C echo server that pads every reply to the
 # size of a GET reply (udp_echo server -r), the same bytes on the wire as kvd sends.
 #
-# kvbench warms up for 20 s before each measured run (--warmup): on 2 cores the JIT compilers of
-# kvbench and of kvd take a quarter of the CPU for the first seconds, and kvd reaches its steady
-# state only once its reply cache starts to expire entries, 10 s (--reply-retention-ms) after the
-# first write: the first expiry deoptimises its request path, and for half a second it runs
-# interpreted or C1 code (seen with -XX:+PrintCompilation).
+# kvbench warms up before each measured run (--warmup): on 2 cores the JIT compilers of kvbench
+# and of kvd take a quarter of the CPU for the first seconds. The first run against kvd warms up
+# for 20 s, because kvd reaches its steady state only once its reply cache starts to expire
+# entries, 10 s (--reply-retention-ms) after the first write: the first expiry deoptimises its
+# request path, and for half a second it runs interpreted or C1 code (seen with
+# -XX:+PrintCompilation). kvd stays up across rounds; later runs warm up for 10 s (kvbench is a
+# new JVM each time).
 #
 # With PIN=1 (the default on a machine of 2 or more CPUs) each server's event-loop thread runs on
 # CPU 1 (kvd --io-cpu 1; the C echo servers under taskset) and each load generator's on CPU 0
@@ -22,10 +31,13 @@
 # (PIN=0), the scheduler now and then puts the two busy threads on one CPU for a few ms, and p99
 # shows it (see the README's "Benchmarks").
 #
-#   [PIN=0|1] scripts/bench-single-node.sh [SECONDS]        (default 10 s per measured run)
+#   [PIN=0|1] scripts/bench-single-node.sh [SECONDS] [ROUNDS]
+#       SECONDS measured per run (default 10), ROUNDS (default 3); a round takes about
+#       6 x (SECONDS + 12) s.
 set -euo pipefail
 home="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-10}"
+rounds="${2:-3}"
 echo_bin="${UDP_ECHO:-$home/../shared/tools/udp-echo/udp_echo}"
 if [ ! -x "$echo_bin" ]; then
   make -s -C "$(dirname "$echo_bin")" >/dev/null
@@ -41,7 +53,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-warmup=20
+first_warmup=20
+warmup=10
 pin="${PIN:-1}"
 if [ "$(nproc)" -lt 2 ]; then pin=0; fi
 server_cpu=(); client_cpu=(); kvd_pin=(); kvbench_pin=()
@@ -49,7 +62,7 @@ if [ "$pin" = 1 ]; then
   server_cpu=(taskset -c 1); client_cpu=(taskset -c 0)
   kvd_pin=(--io-cpu 1); kvbench_pin=(--io-cpus 0)
 fi
-total=$(( 5 * (seconds + warmup) + 60 ))
+total=$(( rounds * (6 * (seconds + warmup + 2) + 5) + first_warmup + 60 ))
 "${server_cpu[@]}" "$echo_bin" server -p "$echo_port" -d "$total" >"$work/echo-server.log" 2>&1 &
 pids+=($!)
 "${server_cpu[@]}" "$echo_bin" server -p "$padded_echo_port" -r "$get_reply_length" -d "$total" \
@@ -60,69 +73,90 @@ kvd_pid=$!
 pids+=("$kvd_pid")
 sleep 3
 
-common=(--duration "$seconds" --warmup "$warmup" --clients 64 --workload custom --mix get=90,put=10
+common=(--duration "$seconds" --clients 64 --workload custom --mix get=90,put=10
         "${kvbench_pin[@]}")
-"${client_cpu[@]}" "$echo_bin" client -p "$echo_port" -k 64 -s 100 -d "$seconds" -w 3 -j "$work/c-client.json" \
-  -l echo >/dev/null 2>&1
-"$home/bin/kvbench" --target echo --node "127.0.0.1:$echo_port" "${common[@]}" \
-  --value-size 100 --out "$work/echo.json" >/dev/null
 cpu() { awk '{print $14 + $15}' "/proc/$kvd_pid/stat"; }
 # kvd's CPU time (user + system ticks) over the measured part of a run: from the end of the
 # warm-up to kvbench's exit.
 measure_kvd() {
-  local out="$1"; shift
-  "$home/bin/kvbench" --node "127.0.0.1:$kvd_port" "${common[@]}" "$@" --out "$work/$out" \
-    >/dev/null &
+  local out="$1" warm="$2"; shift 2
+  "$home/bin/kvbench" --node "127.0.0.1:$kvd_port" "${common[@]}" --warmup "$warm" "$@" \
+    --out "$work/$out" >/dev/null &
   local bench=$!
-  sleep "$warmup"
+  sleep "$warm"
   local before; before=$(cpu)
   wait "$bench" || true
-  echo $(( $(cpu) - before ))
+  echo $(( $(cpu) - before )) >"$work/$out.ticks"
 }
-ticks100=$(measure_kvd kvd-100.json --value-size 100 --keys 10000)
-ticks10000=$(measure_kvd kvd-10000.json --value-size 10000 --keys 1000)
-"$home/bin/kvbench" --target echo --node "127.0.0.1:$echo_port" "${common[@]}" \
-  --value-size 10000 --out "$work/echo-10000.json" >/dev/null
-"$home/bin/kvbench" --target echo --node "127.0.0.1:$padded_echo_port" "${common[@]}" \
-  --value-size 10000 --out "$work/padded-echo-10000.json" >/dev/null
+for round in $(seq 1 "$rounds"); do
+  kvd_warmup=$warmup
+  if [ "$round" = 1 ]; then kvd_warmup=$first_warmup; fi
+  "${client_cpu[@]}" "$echo_bin" client -p "$echo_port" -k 64 -s 100 -d "$seconds" -w 3 \
+    -j "$work/c-client-$round.json" -l echo >/dev/null 2>&1
+  "$home/bin/kvbench" --target echo --node "127.0.0.1:$echo_port" "${common[@]}" \
+    --warmup "$warmup" --value-size 100 --out "$work/echo-$round.json" >/dev/null
+  measure_kvd "kvd-100-$round.json" "$kvd_warmup" --value-size 100 --keys 10000
+  measure_kvd "kvd-10000-$round.json" "$warmup" --value-size 10000 --keys 1000
+  "$home/bin/kvbench" --target echo --node "127.0.0.1:$echo_port" "${common[@]}" \
+    --warmup "$warmup" --value-size 10000 --out "$work/echo-10000-$round.json" >/dev/null
+  "$home/bin/kvbench" --target echo --node "127.0.0.1:$padded_echo_port" "${common[@]}" \
+    --warmup "$warmup" --value-size 10000 --out "$work/padded-echo-10000-$round.json" >/dev/null
+done
 ticks=$(getconf CLK_TCK)
 
-python3 - "$work" "$ticks100" "$ticks10000" "$ticks" "$pin" <<'PY'
-import json, sys
-work, ticks100, ticks10000, ticks = sys.argv[1], *map(int, sys.argv[2:5])
-pinned = sys.argv[5] == "1"
+python3 - "$work" "$rounds" "$ticks" "$pin" <<'PY'
+import json, statistics, sys
+work, rounds, ticks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+pinned = sys.argv[4] == "1"
 load = lambda name: json.load(open(f"{work}/{name}"))
-c = load("c-client.json")
-echo, echo10k = load("echo.json"), load("echo-10000.json")
-padded10k = load("padded-echo-10000.json")
-k100, k10k = load("kvd-100.json"), load("kvd-10000.json")
 def lat(r):
-    ops = r["operations"]
-    get = ops.get("GET", {})
+    get = r["operations"].get("GET", {})
     p50, p99 = get.get("latencyUsP50"), get.get("latencyUsP99")
     return {"latencyUsP50": p50, "latencyUsP99": p99,
             "p99OverP50": round(p99 / p50, 2) if p50 else None}
-def cpu_us_per_op(ticks_used, r):
-    return round(ticks_used / ticks * 1e6 / max(1, r["completed"]), 2)
+def kvd(name, r):
+    used = int(open(f"{work}/{name}.ticks").read())
+    return lat(r) | {"timeouts": r["timeouts"], "errors": r["errors"],
+                     "badReplies": r["badReplies"],
+                     "serverCpuUsPerOp": round(used / ticks * 1e6 / max(1, r["completed"]), 2)}
+out_rounds = []
+for n in range(1, rounds + 1):
+    c = load(f"c-client-{n}.json")
+    echo, echo10k = load(f"echo-{n}.json"), load(f"echo-10000-{n}.json")
+    padded10k = load(f"padded-echo-10000-{n}.json")
+    k100, k10k = load(f"kvd-100-{n}.json"), load(f"kvd-10000-{n}.json")
+    ops = lambda r: r["throughputOpsPerSec"]
+    out_rounds.append({
+      "cEchoClientOpsPerSec": c["ops_per_sec"],
+      "kvbenchEchoOpsPerSec": ops(echo),
+      "kvbenchOverCClient": round(ops(echo) / c["ops_per_sec"], 3),
+      "kvd100OpsPerSec": ops(k100),
+      "kvd100OverEcho": round(ops(k100) / ops(echo), 3),
+      "kvd100": kvd(f"kvd-100-{n}.json", k100),
+      "kvbenchEcho10000OpsPerSec": ops(echo10k),
+      "kvd10000OpsPerSec": ops(k10k),
+      "kvd10000OverEcho10000": round(ops(k10k) / max(1, ops(echo10k)), 3),
+      "kvbenchPaddedEcho10000OpsPerSec": ops(padded10k),
+      "kvd10000OverPaddedEcho10000": round(ops(k10k) / max(1, ops(padded10k)), 3),
+      "kvd10000": kvd(f"kvd-10000-{n}.json", k10k),
+    })
+median = lambda f: round(statistics.median(f(r) for r in out_rounds), 3)
 out = {
   "pinned": pinned,
-  "cEchoClientOpsPerSec": c["ops_per_sec"],
-  "kvbenchEchoOpsPerSec": echo["throughputOpsPerSec"],
-  "kvbenchOverCClient": round(echo["throughputOpsPerSec"] / c["ops_per_sec"], 3),
-  "kvd100OpsPerSec": k100["throughputOpsPerSec"],
-  "kvd100OverEcho": round(k100["throughputOpsPerSec"] / echo["throughputOpsPerSec"], 3),
-  "kvd100": lat(k100) | {"timeouts": k100["timeouts"], "errors": k100["errors"],
-                          "serverCpuUsPerOp": cpu_us_per_op(ticks100, k100)},
-  "kvbenchEcho10000OpsPerSec": echo10k["throughputOpsPerSec"],
-  "kvd10000OpsPerSec": k10k["throughputOpsPerSec"],
-  "kvd10000OverEcho10000": round(k10k["throughputOpsPerSec"]
-                                 / max(1, echo10k["throughputOpsPerSec"]), 3),
-  "kvbenchPaddedEcho10000OpsPerSec": padded10k["throughputOpsPerSec"],
-  "kvd10000OverPaddedEcho10000": round(k10k["throughputOpsPerSec"]
-                                       / max(1, padded10k["throughputOpsPerSec"]), 3),
-  "kvd10000": lat(k10k) | {"timeouts": k10k["timeouts"], "errors": k10k["errors"],
-                            "badReplies": k10k["badReplies"],
-                            "serverCpuUsPerOp": cpu_us_per_op(ticks10000, k10k)},
+  "rounds": rounds,
+  "median": {
+    "kvbenchOverCClient": median(lambda r: r["kvbenchOverCClient"]),
+    "kvd100OverEcho": median(lambda r: r["kvd100OverEcho"]),
+    "kvd100P99OverP50": median(lambda r: r["kvd100"]["p99OverP50"]),
+    "kvd100ServerCpuUsPerOp": median(lambda r: r["kvd100"]["serverCpuUsPerOp"]),
+    "kvd10000OverEcho10000": median(lambda r: r["kvd10000OverEcho10000"]),
+    "kvd10000OverPaddedEcho10000": median(lambda r: r["kvd10000OverPaddedEcho10000"]),
+    "kvd10000P99OverP50": median(lambda r: r["kvd10000"]["p99OverP50"]),
+    "kvd10000ServerCpuUsPerOp": median(lambda r: r["kvd10000"]["serverCpuUsPerOp"]),
+    "timeouts": sum(r[k]["timeouts"] for r in out_rounds for k in ("kvd100", "kvd10000")),
+    "errors": sum(r[k]["errors"] for r in out_rounds for k in ("kvd100", "kvd10000")),
+  },
+  "byRound": out_rounds,
 }
 print(json.dumps(out, indent=2))
 PY
