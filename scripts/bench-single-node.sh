@@ -17,13 +17,14 @@
 # compared both with that plain echo and with a second C echo server that pads every reply to the
 # size of a GET reply (udp_echo server -r), the same bytes on the wire as kvd sends.
 #
-# kvbench warms up before each measured run (--warmup): on 2 cores the JIT compilers of kvbench
-# and of kvd take a quarter of the CPU for the first seconds. The first run against kvd warms up
-# for 20 s, because kvd reaches its steady state only once its reply cache starts to expire
-# entries, 10 s (--reply-retention-ms) after the first write: the first expiry deoptimises its
-# request path, and for half a second it runs interpreted or C1 code (seen with
-# -XX:+PrintCompilation). kvd stays up across rounds; later runs warm up for 10 s (kvbench is a
-# new JVM each time).
+# Each kvd run starts a fresh kvd (one kvd per configuration: a kvd that had stored 10,000-byte
+# values carries their garbage into a later run's collections). kvbench warms up before each
+# measured run (--warmup): on 2 cores the JIT compilers of kvbench and of kvd take a quarter of
+# the CPU for the first seconds. Runs against kvd warm up for 20 s, because kvd reaches its
+# steady state only once its reply cache starts to expire entries, 10 s (--reply-retention-ms)
+# after the first write: the first expiry deoptimises its request path, and for half a second it
+# runs interpreted or C1 code (seen with -XX:+PrintCompilation). Runs against the echo servers
+# warm up for 10 s (kvbench is a new JVM each time).
 #
 # With PIN=1 (the default on a machine of 2 or more CPUs) each server's event-loop thread runs on
 # CPU 1 (kvd --io-cpu 1; the C echo servers under taskset) and each load generator's on CPU 0
@@ -33,7 +34,7 @@
 #
 #   [PIN=0|1] scripts/bench-single-node.sh [SECONDS] [ROUNDS]
 #       SECONDS measured per run (default 10), ROUNDS (default 3); a round takes about
-#       6 x (SECONDS + 12) s.
+#       6 x (SECONDS + 12) + 26 s.
 set -euo pipefail
 home="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-10}"
@@ -53,7 +54,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-first_warmup=20
+kvd_warmup=20
 warmup=10
 pin="${PIN:-1}"
 if [ "$(nproc)" -lt 2 ]; then pin=0; fi
@@ -62,24 +63,25 @@ if [ "$pin" = 1 ]; then
   server_cpu=(taskset -c 1); client_cpu=(taskset -c 0)
   kvd_pin=(--io-cpu 1); kvbench_pin=(--io-cpus 0)
 fi
-total=$(( rounds * (6 * (seconds + warmup + 2) + 5) + first_warmup + 60 ))
+total=$(( rounds * (6 * (seconds + warmup + 2) + 2 * (kvd_warmup - warmup + 5) + 5) + 60 ))
 "${server_cpu[@]}" "$echo_bin" server -p "$echo_port" -d "$total" >"$work/echo-server.log" 2>&1 &
 pids+=($!)
 "${server_cpu[@]}" "$echo_bin" server -p "$padded_echo_port" -r "$get_reply_length" -d "$total" \
   >"$work/padded-echo-server.log" 2>&1 &
 pids+=($!)
-KVD_JAVA_OPTS="" "$home/bin/kvd" --port "$kvd_port" "${kvd_pin[@]}" >"$work/kvd.log" 2>&1 &
-kvd_pid=$!
-pids+=("$kvd_pid")
-sleep 3
+sleep 1
 
 common=(--duration "$seconds" --clients 64 --workload custom --mix get=90,put=10
         "${kvbench_pin[@]}")
 cpu() { awk '{print $14 + $15}' "/proc/$kvd_pid/stat"; }
-# kvd's CPU time (user + system ticks) over the measured part of a run: from the end of the
-# warm-up to kvbench's exit.
+# Starts a fresh kvd, runs kvbench against it and stops it; records kvd's CPU time (user +
+# system ticks) over the measured part of the run: from the end of the warm-up to kvbench's exit.
 measure_kvd() {
   local out="$1" warm="$2"; shift 2
+  KVD_JAVA_OPTS="" "$home/bin/kvd" --port "$kvd_port" "${kvd_pin[@]}" >>"$work/kvd.log" 2>&1 &
+  kvd_pid=$!
+  pids+=("$kvd_pid")
+  sleep 3
   "$home/bin/kvbench" --node "127.0.0.1:$kvd_port" "${common[@]}" --warmup "$warm" "$@" \
     --out "$work/$out" >/dev/null &
   local bench=$!
@@ -87,16 +89,16 @@ measure_kvd() {
   local before; before=$(cpu)
   wait "$bench" || true
   echo $(( $(cpu) - before )) >"$work/$out.ticks"
+  kill "$kvd_pid"
+  wait "$kvd_pid" 2>/dev/null || true
 }
 for round in $(seq 1 "$rounds"); do
-  kvd_warmup=$warmup
-  if [ "$round" = 1 ]; then kvd_warmup=$first_warmup; fi
   "${client_cpu[@]}" "$echo_bin" client -p "$echo_port" -k 64 -s 100 -d "$seconds" -w 3 \
     -j "$work/c-client-$round.json" -l echo >/dev/null 2>&1
   "$home/bin/kvbench" --target echo --node "127.0.0.1:$echo_port" "${common[@]}" \
     --warmup "$warmup" --value-size 100 --out "$work/echo-$round.json" >/dev/null
   measure_kvd "kvd-100-$round.json" "$kvd_warmup" --value-size 100 --keys 10000
-  measure_kvd "kvd-10000-$round.json" "$warmup" --value-size 10000 --keys 1000
+  measure_kvd "kvd-10000-$round.json" "$kvd_warmup" --value-size 10000 --keys 1000
   "$home/bin/kvbench" --target echo --node "127.0.0.1:$echo_port" "${common[@]}" \
     --warmup "$warmup" --value-size 10000 --out "$work/echo-10000-$round.json" >/dev/null
   "$home/bin/kvbench" --target echo --node "127.0.0.1:$padded_echo_port" "${common[@]}" \
