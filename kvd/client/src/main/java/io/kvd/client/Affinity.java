@@ -3,6 +3,8 @@ package io.kvd.client;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,8 +62,8 @@ public final class Affinity {
    * Pins {@code loop}'s thread to {@code cpu}, from that thread, and waits for it; rethrows what
    * {@link #pinCurrentThread} threw there.
    */
-  public static void pinThreadOf(io.netty.channel.EventLoop loop, int cpu) {
-    io.netty.util.concurrent.Future<?> pinned = loop.submit(() -> pinCurrentThread(cpu));
+  public static void pinThreadOf(EventLoop loop, int cpu) {
+    Future<?> pinned = loop.submit(() -> pinCurrentThread(cpu));
     pinned.awaitUninterruptibly();
     if (!pinned.isSuccess()) {
       Throwable cause = pinned.cause();

@@ -75,9 +75,10 @@ public final class Transports {
    * pooled direct memory per channel. Netty's recvmmsg makes one getsockopt call beside each
    * recvmmsg call, so with 64 requests in flight 8 slots cost up to 16 system calls per 64
    * datagrams and 32 slots 4. Measured with 64 clients, 100-byte values, 90% GET: from 8 slots
-   * to 32 kvd's CPU per operation fell by 8% (4.42 to 4.06 us) and kvbench's by 4 to 10%; 16
-   * slots were between; 64 slots were 25% worse than 32 (a 4 MiB buffer is a whole chunk of
-   * Netty's pool, and Netty prepares every slot before each call however few datagrams wait).
+   * to 32 kvd's CPU per operation fell by 8% (4.42 to 4.06 us), kvbench's by 3 to 12% (within
+   * this machine's noise); 16 slots were between; 64 slots were 25% worse than 32 (a 4 MiB
+   * buffer is a whole chunk of Netty's pool, and Netty prepares every slot before each call
+   * however few datagrams wait).
    */
   public static final int BATCHED_DATAGRAMS_PER_CALL = 32;
 
